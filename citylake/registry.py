@@ -1,0 +1,363 @@
+"""The typed registry of feed contracts and source units.
+
+Everything is driven from here: jobs, DAGs, checks, the generator and the docs. It is loaded from
+YAML under schemas/ (``contracts/*.yaml``, ``units/*.yaml``) and validated in full at load time:
+every problem is reported with its file, field and reason before any Spark work starts.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from citylake.districts import DISTRICTS
+
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+UNIT_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
+
+ColumnType = Literal["string", "int", "long", "double", "boolean", "timestamp", "date"]
+PiiKind = Literal["resident_id", "mobile", "name", "address", "licence_plate"]
+Role = Literal["district_code", "street_code", "lon", "lat", "uscc", "object_id"]
+ActionArea = Literal["new_networks", "new_facilities", "new_platforms", "new_terminals"]
+Cadence = Literal["15min", "hourly", "daily", "weekly"]
+CADENCE_HOURS: dict[str, float] = {"15min": 0.25, "hourly": 1, "daily": 24, "weekly": 168}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Column(_Strict):
+    name: str
+    type: ColumnType
+    nullable: bool = True
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    pii: PiiKind | None = None
+    role: Role | None = None
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str, ...] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _snake(cls, v: str) -> str:
+        if not SNAKE.match(v):
+            raise ValueError(f"column name {v!r} must be snake_case ASCII")
+        return v
+
+    def header_names(self) -> tuple[str, ...]:
+        """Every header a source may use for this column, canonical name first."""
+        return (self.name, *self.aliases)
+
+
+class Coordinates(_Strict):
+    lon: str
+    lat: str
+
+
+class FeedContract(_Strict):
+    contract: str
+    version: int = Field(ge=1)
+    title: str
+    description: str
+    kind: Literal["event", "entity"]
+    action_area: ActionArea
+    owner: str
+    cadence: Cadence
+    event_time: str
+    business_keys: tuple[str, ...] = Field(min_length=1)
+    timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
+    coordinates: Coordinates | None = None
+    columns: tuple[Column, ...] = Field(min_length=1)
+    suites: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> FeedContract:
+        names = [c.name for c in self.columns]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate column names: {sorted(dupes)}")
+        headers: dict[str, str] = {}
+        for col in self.columns:
+            for h in col.header_names():
+                if h in headers and headers[h] != col.name:
+                    raise ValueError(f"header alias {h!r} maps to both {headers[h]!r} and {col.name!r}")
+                headers[h] = col.name
+        by_name = {c.name: c for c in self.columns}
+        if self.event_time not in by_name:
+            raise ValueError(f"event_time {self.event_time!r} is not a column")
+        if by_name[self.event_time].type != "timestamp":
+            raise ValueError(f"event_time {self.event_time!r} must have type timestamp")
+        missing = [k for k in self.business_keys if k not in by_name]
+        if missing:
+            raise ValueError(f"business_keys {missing} are not columns")
+        if self.coordinates:
+            for axis in (self.coordinates.lon, self.coordinates.lat):
+                if axis not in by_name or by_name[axis].type != "double":
+                    raise ValueError(f"coordinates column {axis!r} must be a double column")
+        return self
+
+    @cached_property
+    def by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
+    @cached_property
+    def header_map(self) -> dict[str, str]:
+        """Source header (canonical, English or Chinese alias) -> canonical column name."""
+        return {h: c.name for c in self.columns for h in c.header_names()}
+
+    @property
+    def pii_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.pii)
+
+    @property
+    def bronze_table(self) -> str:
+        return f"bronze_{self.contract}"
+
+
+class FeedSpec(_Strict):
+    feed: str
+    contract: str
+    format: Literal["csv", "jsonl", "parquet"]
+    encoding: str = "utf-8"
+    compression: Literal["none", "gzip"] = "none"
+    header_language: Literal["en", "zh"] = "en"
+    delimiter: str = ","
+    coord_system: Literal["wgs84", "gcj02", "bd09"] | None = None
+    cadence: Cadence | None = None
+    timestamp_format: str | None = None
+
+    @field_validator("feed")
+    @classmethod
+    def _feed_name(cls, v: str) -> str:
+        if not SNAKE.match(v):
+            raise ValueError(f"feed name {v!r} must be snake_case ASCII")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str) -> str:
+        try:
+            codecs.lookup(v)
+        except LookupError as exc:
+            raise ValueError(f"unknown encoding {v!r}") from exc
+        return v.lower()
+
+    @model_validator(mode="after")
+    def _format_rules(self) -> FeedSpec:
+        if self.format != "csv" and self.header_language != "en":
+            raise ValueError("header_language applies to csv only")
+        if self.format in ("jsonl", "parquet") and self.encoding not in ("utf-8", "utf8"):
+            raise ValueError(f"{self.format} is always UTF-8; encoding {self.encoding!r} is not possible")
+        if self.format == "parquet" and self.compression != "none":
+            raise ValueError("parquet compresses internally; compression must be none")
+        if len(self.delimiter) != 1:
+            raise ValueError("delimiter must be one character")
+        return self
+
+    @property
+    def extension(self) -> str:
+        ext = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}[self.format]
+        return ext + (".gz" if self.compression == "gzip" else "")
+
+
+class SourceUnit(_Strict):
+    unit: str
+    name: str
+    name_zh: str
+    kind: Literal["commission", "district_bureau", "operator"]
+    action_area: ActionArea
+    district_code: str | None = None
+    owner: str
+    contact: str
+    feeds: tuple[FeedSpec, ...] = Field(min_length=1)
+
+    @field_validator("unit")
+    @classmethod
+    def _unit_id(cls, v: str) -> str:
+        if not UNIT_ID.match(v):
+            raise ValueError(f"unit id {v!r} must match {UNIT_ID.pattern}")
+        return v
+
+    @model_validator(mode="after")
+    def _district(self) -> SourceUnit:
+        if self.kind == "district_bureau" and not self.district_code:
+            raise ValueError("district_code is required for a district_bureau")
+        if self.district_code is not None and self.district_code not in DISTRICTS:
+            raise ValueError(f"district_code {self.district_code!r} is not a current GB/T 2260 district code")
+        names = [f.feed for f in self.feeds]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"feed names repeat: {sorted(dupes)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.reason}"
+
+
+class RegistryError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One unit's feed bound to its contract: what a job needs to ingest it."""
+
+    unit: SourceUnit
+    spec: FeedSpec
+    contract: FeedContract
+
+    @property
+    def key(self) -> str:
+        return f"{self.unit.unit}/{self.spec.feed}"
+
+    @property
+    def cadence(self) -> str:
+        return self.spec.cadence or self.contract.cadence
+
+    @property
+    def timestamp_format(self) -> str:
+        return self.spec.timestamp_format or self.contract.timestamp_format
+
+
+@dataclass(frozen=True)
+class Registry:
+    contracts: dict[str, FeedContract]
+    units: dict[str, SourceUnit]
+    root: Path
+
+    def feeds(self) -> Iterator[Feed]:
+        for unit in self.units.values():
+            for spec in unit.feeds:
+                yield Feed(unit, spec, self.contracts[spec.contract])
+
+    def feed(self, unit: str, feed: str) -> Feed | None:
+        u = self.units.get(unit)
+        if u is None:
+            return None
+        for spec in u.feeds:
+            if spec.feed == feed:
+                return Feed(u, spec, self.contracts[spec.contract])
+        return None
+
+    def contracts_in_use(self) -> list[FeedContract]:
+        used = {spec.contract for u in self.units.values() for spec in u.feeds}
+        return [c for name, c in sorted(self.contracts.items()) if name in used]
+
+
+def _loc(loc: tuple[Any, ...], doc: Any) -> str:
+    """Turn a pydantic location into a readable path, naming list items by their id."""
+    parts: list[str] = []
+    node = doc
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            entry = node[item]
+            label = None
+            if isinstance(entry, dict):
+                label = entry.get("feed") or entry.get("name")
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{label or item}]"]
+            node = entry
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "(file)"
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(path), "(file)", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problems.append(Problem(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}"))
+    return None
+
+
+def _parse(model: type[BaseModel], path: Path, problems: list[Problem]) -> Any:
+    doc = _read_yaml(path, problems)
+    if doc is None:
+        if not problems or problems[-1].file != str(path):
+            problems.append(Problem(str(path), "(file)", "file is empty"))
+        return None
+    if not isinstance(doc, dict):
+        problems.append(Problem(str(path), "(file)", f"expected a mapping, got {type(doc).__name__}"))
+        return None
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (typo?)"
+            problems.append(Problem(str(path), _loc(tuple(err["loc"]), doc), msg))
+        return None
+
+
+def load_registry(root: Path | str | None = None) -> Registry:
+    """Load and validate everything under ``root`` (default: the configured schemas/ dir)."""
+    if root is None:
+        from citylake.settings import load_settings
+
+        root = load_settings().registry_dir
+    root = Path(root)
+    problems: list[Problem] = []
+    contracts: dict[str, FeedContract] = {}
+    units: dict[str, SourceUnit] = {}
+    contract_files = sorted((root / "contracts").glob("*.yaml"))
+    unit_files = sorted((root / "units").glob("*.yaml"))
+    if not contract_files:
+        problems.append(Problem(str(root / "contracts"), "(dir)", "no feed contracts found"))
+    if not unit_files:
+        problems.append(Problem(str(root / "units"), "(dir)", "no source units found"))
+    for path in contract_files:
+        c = _parse(FeedContract, path, problems)
+        if c is None:
+            continue
+        if c.contract != path.stem:
+            problems.append(Problem(str(path), "contract", f"{c.contract!r} must equal the file name {path.stem!r}"))
+        contracts[c.contract] = c
+    for path in unit_files:
+        u = _parse(SourceUnit, path, problems)
+        if u is None:
+            continue
+        if u.unit != path.stem:
+            problems.append(Problem(str(path), "unit", f"{u.unit!r} must equal the file name {path.stem!r}"))
+            continue
+        for spec in u.feeds:
+            if spec.contract not in contracts:
+                known = ", ".join(sorted(contracts)) or "none"
+                problems.append(
+                    Problem(str(path), f"feeds[{spec.feed}].contract", f"unknown contract {spec.contract!r} (known: {known})")
+                )
+            elif spec.coord_system is None and contracts[spec.contract].coordinates is not None:
+                problems.append(
+                    Problem(
+                        str(path),
+                        f"feeds[{spec.feed}].coord_system",
+                        "contract has coordinates, so the feed must declare wgs84, gcj02 or bd09",
+                    )
+                )
+        units[u.unit] = u
+    if problems:
+        raise RegistryError(problems)
+    return Registry(contracts=contracts, units=units, root=root)

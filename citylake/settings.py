@@ -1,0 +1,79 @@
+"""Runtime settings, read from the environment once.
+
+Every knob citylake has lives here, so the README's table of variables is this file.
+A profile (``embedded`` or ``cluster``) selects defaults; explicit variables win.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PROFILES = ("embedded", "cluster")
+
+
+class ConfigError(Exception):
+    """A configuration problem the user must fix; the CLI exits 2 on it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = "embedded"
+    lake_root: str = str(REPO_ROOT / "lake")
+    registry_dir: Path = REPO_ROOT / "schemas"
+    expectations_dir: Path = REPO_ROOT / "expectations"
+    spark_master: str = "local[2]"
+    jars_dir: Path = REPO_ROOT / ".cache" / "jars"
+    shuffle_partitions: int = 4
+    driver_memory: str = "4g"
+    extra_spark_conf: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.lake_root.startswith(("s3a://", "s3://"))
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def load_settings() -> Settings:
+    profile = _env("CITYLAKE_PROFILE", "embedded")
+    if profile not in PROFILES:
+        raise ConfigError(f"CITYLAKE_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
+    lake_root = _env("CITYLAKE_LAKE_ROOT", str(REPO_ROOT / "lake")).rstrip("/")
+    if lake_root.startswith("s3://"):
+        # Hadoop only ships the s3a connector; s3:// would fail deep inside Spark.
+        lake_root = "s3a://" + lake_root[len("s3://") :]
+    if "://" not in lake_root:
+        lake_root = str(Path(lake_root).resolve())
+    elif not lake_root.startswith(("s3a://", "file://")):
+        raise ConfigError(f"CITYLAKE_LAKE_ROOT={lake_root!r}: only a local path, file:// or s3a:// is supported")
+    if lake_root.startswith("file://"):
+        lake_root = lake_root[len("file://") :]
+    try:
+        partitions = int(_env("CITYLAKE_SHUFFLE_PARTITIONS", "4"))
+    except ValueError as exc:
+        raise ConfigError("CITYLAKE_SHUFFLE_PARTITIONS must be an integer") from exc
+    extra: dict[str, str] = {}
+    for item in _env("CITYLAKE_SPARK_CONF", "").split(","):
+        if item.strip():
+            if "=" not in item:
+                raise ConfigError(f"CITYLAKE_SPARK_CONF entry {item!r}: expected key=value")
+            key, value = item.split("=", 1)
+            extra[key.strip()] = value.strip()
+    return Settings(
+        profile=profile,
+        lake_root=lake_root,
+        registry_dir=Path(_env("CITYLAKE_REGISTRY_DIR", str(REPO_ROOT / "schemas"))),
+        expectations_dir=Path(_env("CITYLAKE_EXPECTATIONS_DIR", str(REPO_ROOT / "expectations"))),
+        spark_master=_env("CITYLAKE_SPARK_MASTER", "local[2]"),
+        jars_dir=Path(_env("CITYLAKE_JARS_DIR", str(REPO_ROOT / ".cache" / "jars"))),
+        shuffle_partitions=partitions,
+        driver_memory=_env("CITYLAKE_DRIVER_MEMORY", "4g"),
+        extra_spark_conf=extra,
+    )

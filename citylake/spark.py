@@ -1,0 +1,166 @@
+"""The one way citylake gets a SparkSession.
+
+Delta's JVM jars are resolved from Maven Central once (``citylake setup`` / ``make``) into a
+project-owned cache and then passed to Spark as plain files, so later sessions never touch
+the network or Ivy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from citylake.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+HADOOP_AWS_VERSION = "3.4.2"  # must equal the hadoop-client jars inside the pyspark wheel
+LOCK_FILE = "jars.lock.json"
+S3_ONLY_PREFIXES = ("org.apache.hadoop_hadoop-aws", "software.amazon", "org.wildfly")
+
+
+def delta_coordinates(with_s3: bool = False) -> list[str]:
+    from importlib.metadata import version
+
+    import pyspark
+
+    spark_line = ".".join(pyspark.__version__.split(".")[:2])
+    coords = [f"io.delta:delta-spark_{spark_line}_2.13:{version('delta-spark')}"]
+    if with_s3:
+        coords.append(f"org.apache.hadoop:hadoop-aws:{HADOOP_AWS_VERSION}")
+    return coords
+
+
+def resolve_jars(settings: Settings | None = None, with_s3: bool = True) -> list[Path]:
+    """Resolve Delta (and hadoop-aws) with Spark's own Ivy once, then keep the jars as files."""
+    settings = settings or load_settings()
+    coords = delta_coordinates(with_s3)
+    jars_dir = settings.jars_dir
+    lock = jars_dir / LOCK_FILE
+    if lock.exists():
+        recorded = json.loads(lock.read_text())
+        jars = [jars_dir / name for name in recorded["jars"]]
+        if recorded["coordinates"] == coords and all(j.exists() for j in jars):
+            return jars
+    from pyspark.sql import SparkSession
+
+    ivy = jars_dir.parent / "ivy"
+    builder = (
+        SparkSession.builder.master("local[1]")
+        .appName("citylake-resolve-jars")
+        .config("spark.jars.packages", ",".join(coords))
+        .config("spark.jars.ivy", str(ivy))
+        .config("spark.ui.enabled", "false")
+    )
+    spark = builder.getOrCreate()
+    spark.stop()
+    jars_dir.mkdir(parents=True, exist_ok=True)
+    provided = _bundled_artifacts()
+    names = []
+    for jar in sorted((ivy / "jars").glob("*.jar")):
+        # Ivy also pulls jackson, parquet and hadoop that pyspark already ships; a second,
+        # older copy on the classpath is a conflict waiting to happen.
+        if _artifact_name(jar.name.split("_", 1)[-1]) in provided:
+            continue
+        shutil.copy2(jar, jars_dir / jar.name)
+        names.append(jar.name)
+    if not names:
+        raise ConfigError(f"resolving {coords} produced no jars under {ivy}; is Maven Central reachable?")
+    lock.write_text(json.dumps({"coordinates": coords, "jars": names}, indent=2))
+    return [jars_dir / n for n in names]
+
+
+def _artifact_name(jar_name: str) -> str:
+    return re.sub(r"-\d[\w.\-]*\.jar$", "", jar_name)
+
+
+def _bundled_artifacts() -> set[str]:
+    import pyspark
+
+    return {_artifact_name(j.name) for j in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+
+
+def cached_jars(settings: Settings) -> list[Path]:
+    lock = settings.jars_dir / LOCK_FILE
+    if not lock.exists():
+        raise ConfigError(
+            f"Delta jars are not cached in {settings.jars_dir}; run `make setup` (or `citylake setup`) once"
+        )
+    names = json.loads(lock.read_text())["jars"]
+    if not settings.is_s3:
+        # The AWS SDK bundle is ~600 MB; loading it for a local lake costs seconds per session.
+        names = [n for n in names if not n.startswith(S3_ONLY_PREFIXES)]
+    return [settings.jars_dir / n for n in names]
+
+
+def s3a_conf() -> dict[str, str]:
+    """s3a settings from the environment; absent keys fall back to the instance profile."""
+    conf = {
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        # Delta on S3 has no put-if-absent in older stacks; S3 conditional writes need the
+        # multi-cluster log store only when several clusters write one table.
+        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+    }
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+        )
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = region
+    return conf
+
+
+def session_conf(settings: Settings) -> dict[str, str]:
+    jars = cached_jars(settings)
+    conf = {
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        # Municipal feeds carry local wall-clock times; Shanghai has no DST.
+        "spark.sql.session.timeZone": "Asia/Shanghai",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        # Delta rebuilds table state after every commit with this many tasks (default 50):
+        # on a small machine that alone cost ~1.5 s per commit.
+        "spark.databricks.delta.snapshotPartitions": str(settings.shuffle_partitions),
+        "spark.driver.memory": settings.driver_memory,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.ansi.enabled": "false",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
+        "spark.sql.warehouse.dir": tempfile.gettempdir() + "/citylake-warehouse",
+    }
+    if settings.is_s3:
+        conf.update(s3a_conf())
+    conf.update(settings.extra_spark_conf)
+    return conf
+
+
+def get_spark(app_name: str = "citylake", settings: Settings | None = None) -> SparkSession:
+    """One SparkSession per process; every job and every feed of a day share it."""
+    settings = settings or load_settings()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.master(settings.spark_master).appName(app_name)
+    for key, value in session_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
