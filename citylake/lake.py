@@ -1,0 +1,46 @@
+"""Where things live in the lake. Every path citylake reads or writes is built here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from citylake.settings import Settings, load_settings
+
+ZONES = ("landing", "bronze", "silver", "gold", "published", "quarantine", "_system")
+# Catalog databases: the zones that hold Delta tables analysts may name in SQL.
+TABLE_ZONES = ("bronze", "silver", "gold", "quarantine", "_system")
+
+# _system tables
+FILE_MANIFEST = "file_manifest"
+RUN_LEDGER = "run_ledger"
+RUNS = "runs"
+# quarantine tables
+BRONZE_RECORDS = "bronze_records"
+REJECTED_FILES = "rejected_files"
+
+
+@dataclass(frozen=True)
+class Lake:
+    root: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Lake:
+        return cls((settings or load_settings()).lake_root)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3a://")
+
+    def zone(self, zone: str) -> str:
+        if zone not in ZONES:
+            raise ValueError(f"unknown zone {zone!r}")
+        return f"{self.root}/{zone}"
+
+    def table(self, zone: str, name: str) -> str:
+        return f"{self.zone(zone)}/{name}"
+
+    def landing_dir(self, unit: str, feed: str, date: str) -> str:
+        return f"{self.zone('landing')}/{unit}/{feed}/{date}"
+
+    def rejected_file_copy(self, date: str, unit: str, feed: str, name: str) -> str:
+        return f"{self.zone('quarantine')}/files/{date}/{unit}/{feed}/{name}"

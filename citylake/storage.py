@@ -1,0 +1,155 @@
+"""File operations on the lake outside Spark: the local filesystem or S3 (boto3).
+
+The driver uses these for the landing zone (listing deliveries, checksums, preflight, moving
+rejected files) and for small JSON artefacts; table data always goes through Spark or Delta.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+
+
+class Store(Protocol):
+    def list_dirs(self, prefix: str) -> list[str]: ...
+    def list_files(self, prefix: str) -> list[FileInfo]: ...
+    def open(self, path: str) -> IO[bytes]: ...
+    def read_bytes(self, path: str) -> bytes: ...
+    def write_bytes(self, path: str, data: bytes) -> None: ...
+    def copy(self, src: str, dst: str) -> None: ...
+    def move(self, src: str, dst: str) -> None: ...
+    def exists(self, path: str) -> bool: ...
+
+
+class LocalStore:
+    def list_dirs(self, prefix: str) -> list[str]:
+        p = Path(prefix)
+        return sorted(c.name for c in p.iterdir() if c.is_dir()) if p.is_dir() else []
+
+    def list_files(self, prefix: str) -> list[FileInfo]:
+        p = Path(prefix)
+        if not p.is_dir():
+            return []
+        return [
+            FileInfo(str(c), c.stat().st_size)
+            for c in sorted(p.iterdir())
+            if c.is_file() and not c.name.startswith((".", "_"))
+        ]
+
+    def open(self, path: str) -> IO[bytes]:
+        return open(path, "rb")
+
+    def read_bytes(self, path: str) -> bytes:
+        return Path(path).read_bytes()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(p)  # readers never see half a file
+
+    def copy(self, src: str, dst: str) -> None:
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+
+    def move(self, src: str, dst: str) -> None:
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(src, dst)
+
+    def exists(self, path: str) -> bool:
+        return Path(path).exists()
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    rest = uri.split("://", 1)[1]
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+class S3Store:
+    """Landing-zone operations on S3-compatible storage; endpoint and keys from the environment."""
+
+    def __init__(self, client: Any = None):
+        if client is None:
+            import boto3
+
+            client = boto3.client("s3")
+        self.s3 = client
+
+    def _pages(self, prefix: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
+        bucket, key = split_s3(prefix.rstrip("/") + "/")
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": key}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        yield from self.s3.get_paginator("list_objects_v2").paginate(**kwargs)
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        out = []
+        for page in self._pages(prefix, "/"):
+            for cp in page.get("CommonPrefixes", []):
+                out.append(cp["Prefix"].rstrip("/").rsplit("/", 1)[-1])
+        return sorted(out)
+
+    def list_files(self, prefix: str) -> list[FileInfo]:
+        bucket, _ = split_s3(prefix)
+        scheme = prefix.split("://", 1)[0]
+        out = []
+        for page in self._pages(prefix, "/"):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[-1]
+                if name and not name.startswith((".", "_")):
+                    out.append(FileInfo(f"{scheme}://{bucket}/{obj['Key']}", int(obj["Size"])))
+        return sorted(out, key=lambda f: f.path)
+
+    def open(self, path: str) -> IO[bytes]:
+        bucket, key = split_s3(path)
+        body: IO[bytes] = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        return body
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open(path) as fh:
+            return fh.read()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        bucket, key = split_s3(path)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def copy(self, src: str, dst: str) -> None:
+        sb, sk = split_s3(src)
+        db, dk = split_s3(dst)
+        self.s3.copy_object(Bucket=db, Key=dk, CopySource={"Bucket": sb, "Key": sk})
+
+    def move(self, src: str, dst: str) -> None:
+        self.copy(src, dst)
+        bucket, key = split_s3(src)
+        self.s3.delete_object(Bucket=bucket, Key=key)
+
+    def exists(self, path: str) -> bool:
+        bucket, key = split_s3(path)
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+            return True
+        except self.s3.exceptions.ClientError:
+            return False
+
+    def presigned_upload_url(self, path: str, expires_s: int = 3600) -> str:
+        """A URL a source unit can PUT one file to, scoped to its own landing prefix."""
+        bucket, key = split_s3(path)
+        url: str = self.s3.generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
+        )
+        return url
+
+
+def store_for(root: str) -> Store:
+    return S3Store() if root.startswith(("s3a://", "s3://")) else LocalStore()
