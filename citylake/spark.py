@@ -138,6 +138,8 @@ def session_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.memory": settings.driver_memory,
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "false",
+        # Spark 4 accepts only UTF/ISO charsets in CSV unless told otherwise; units send GBK/GB18030.
+        "spark.sql.legacy.javaCharsets": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.driver.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",

@@ -1,0 +1,65 @@
+"""The Spark catalog over the lake: one database per zone, one table per Delta directory.
+
+The lake is the source of truth; the catalog is rebuilt from it in each session (cheaply: one
+CREATE TABLE ... LOCATION per table), so `SELECT * FROM bronze.<table>` works in `citylake query`
+without a metastore service. On AWS the Glue catalog plays this part (infra/terraform).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from citylake.lake import TABLE_ZONES, Lake
+from citylake.storage import Store, store_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DATABASE = {"bronze": "bronze", "silver": "silver", "gold": "gold", "quarantine": "quarantine", "_system": "ops"}
+
+
+@dataclass(frozen=True)
+class TableRef:
+    zone: str
+    name: str
+    path: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{DATABASE[self.zone]}.{self.name}"
+
+
+def lake_tables(lake: Lake, store: Store | None = None) -> list[TableRef]:
+    store = store or store_for(lake.root)
+    out = []
+    for zone in TABLE_ZONES:
+        base = lake.zone(zone)
+        for name in store.list_dirs(base):
+            if store.list_dirs(f"{base}/{name}").count("_delta_log"):
+                out.append(TableRef(zone, name, f"{base}/{name}"))
+    return out
+
+
+def register_all(spark: SparkSession, lake: Lake) -> list[TableRef]:
+    tables = lake_tables(lake)
+    for db in sorted({DATABASE[t.zone] for t in tables}):
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
+    for t in tables:
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {t.qualified} USING DELTA LOCATION '{t.path}'")
+    return tables
+
+
+def describe(spark: SparkSession, tables: list[TableRef]) -> list[dict[str, object]]:
+    """`citylake catalog --json`: name, layer, path, format, version and row count per table."""
+    from delta.tables import DeltaTable
+
+    out = []
+    for t in tables:
+        dtable = DeltaTable.forPath(spark, t.path)
+        version = dtable.history(1).select("version").first()
+        # Delta answers count(*) from its file statistics, without scanning data.
+        rows = dtable.toDF().count()
+        out.append({"name": t.qualified, "layer": t.zone.lstrip("_"), "path": t.path, "format": "delta",
+                    "version": int(version[0]) if version else None, "rows": int(rows)})
+    return out
