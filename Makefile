@@ -1,0 +1,43 @@
+# The commands CI and people run. `make demo` and `make test` bootstrap everything they need.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.citylake-installed
+JARS := .cache/jars/jars.lock.json
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test test-fast lint typecheck run clean-lake bench airflow
+
+help:
+	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff and mypy"
+
+$(STAMP): pyproject.toml
+	@py=$$(scripts/check_env.sh) || exit 1; \
+	if [[ ! -x $(BIN)/python ]]; then echo "creating $(VENV) with $$py"; $$py -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+$(JARS): $(STAMP)
+	$(BIN)/citylake setup
+
+setup: $(STAMP) $(JARS)
+	@scripts/check_env.sh >/dev/null
+
+demo: setup
+	$(BIN)/citylake demo
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean-lake:
+	rm -rf lake

@@ -1,0 +1,301 @@
+"""`citylake`: the command line for data engineers and analysts.
+
+Exit codes: 0 ok, 3 partial (some units failed, the others are done), 2 usage or config error,
+1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from citylake.registry import RegistryError, load_registry
+from citylake.settings import ConfigError, load_settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+DEMO_DATE = dt.date(2026, 11, 20)
+DEMO_SCALE = 0.2
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def _scale(value: str) -> float:
+    try:
+        s = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from exc
+    if not 0 < s <= 100:
+        raise argparse.ArgumentTypeError("scale must be in (0, 100]")
+    return s
+
+
+def _console(json_mode: bool) -> Any:
+    from rich.console import Console
+
+    # Human output goes to stderr when --json owns stdout.
+    return Console(stderr=json_mode, highlight=False)
+
+
+def _progress(console: Any) -> Callable[[str], None]:
+    start = time.perf_counter()
+
+    def say(msg: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - start:7.1f}s[/dim]  {msg}")
+
+    return say
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from citylake.spark import resolve_jars
+
+    jars = resolve_jars()
+    print(f"{len(jars)} jars cached in {jars[0].parent}" if jars else "no jars")
+    return EXIT_OK
+
+
+def cmd_registry_validate(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    reg = load_registry(args.root or settings.registry_dir)
+    feeds = sum(len(u.feeds) for u in reg.units.values())
+    print(f"registry OK: {len(reg.units)} units, {len(reg.contracts)} feed contracts, {feeds} feeds ({reg.root})")
+    return EXIT_OK
+
+
+def cmd_registry_list(args: argparse.Namespace) -> int:
+    reg = load_registry(args.root or load_settings().registry_dir)
+    units = [
+        {"unit": u.unit, "name": u.name, "feeds": [{"feed": f.feed, "contract": f.contract} for f in u.feeds]}
+        for u in reg.units.values()
+    ]
+    if args.json:
+        print(json.dumps(units, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(units)} source units")
+    for col in ("unit", "kind", "district", "name", "feeds"):
+        table.add_column(col)
+    for u in reg.units.values():
+        table.add_row(u.unit, u.kind, u.district_code or "", f"{u.name} {u.name_zh}",
+                      ", ".join(f"{f.feed}({f.format})" for f in u.feeds))
+    _console(False).print(table)
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from citylake.generate import generate
+    from citylake.lake import Lake
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    console = _console(False)
+    t0 = time.perf_counter()
+    with console.status("generating feeds") as status:
+        reports = generate(reg, args.date, args.scale, args.units or None, Lake(settings.lake_root),
+                           faults=not args.no_faults,
+                           progress=lambda f: status.update(f"generating {f.key}"))
+    records = sum(r.records for r in reports)
+    console.print(f"wrote {len(reports)} files, {records:,} records for {args.date} (scale {args.scale}) "
+                  f"under {settings.lake_root}/landing in {time.perf_counter() - t0:.1f}s")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from citylake.pipeline import run_daily
+
+    console = _console(args.json)
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)  # fail on config before starting a JVM
+    report = run_daily(args.date, settings, registry=reg, progress=_progress(console))
+    if args.json:
+        print(json.dumps(report.json(), ensure_ascii=False, indent=1))
+    else:
+        _print_run(console, report)
+    return report.exit_code
+
+
+def _print_run(console: Any, report: Any) -> None:
+    from collections import Counter
+
+    from rich.table import Table
+
+    files = report.bronze.files
+    by_status = Counter(f.status for f in files)
+    table = Table(title=f"run {report.run_id} for {report.date}: {report.status.upper()}")
+    for col in ("status", "files", "rows landed", "rows in bronze", "rows quarantined"):
+        table.add_column(col, justify="right" if col != "status" else "left")
+    for status, n in sorted(by_status.items()):
+        sel = [f for f in files if f.status == status]
+        table.add_row(status, str(n), f"{sum(f.rows_landed for f in sel):,}", f"{sum(f.rows_bronze for f in sel):,}",
+                      f"{sum(f.rows_quarantined for f in sel):,}")
+    console.print(table)
+    problems = [f for f in files if f.status in ("rejected", "conflict", "failed")]
+    for f in problems[:20]:
+        console.print(f"[red]{f.status}[/red] {f.file}: {f.reason}")
+    if len(problems) > 20:
+        console.print(f"... and {len(problems) - 20} more; see ops.run_ledger")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from citylake.generate import generate
+    from citylake.lake import Lake
+    from citylake.pipeline import run_daily
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    console = _console(False)
+    say = _progress(console)
+    lake = Lake(settings.lake_root)
+    say(f"generating {len(reg.units)} units' feeds for {args.date} at scale {args.scale} into {lake.zone('landing')}")
+    reports = generate(reg, args.date, args.scale, None, lake)
+    say(f"landed {len(reports)} files, {sum(r.records for r in reports):,} records")
+    report = run_daily(args.date, settings, registry=reg, progress=say)
+    _print_run(console, report)
+    _print_catalog_summary(console, lake)
+    console.print(
+        "\nWhere to look next:\n"
+        f"  lake:         {lake.root}\n"
+        "  tables:       .venv/bin/citylake catalog\n"
+        "  query:        .venv/bin/citylake query \"SELECT _unit, count(*) FROM bronze.ev_charging_sessions GROUP BY 1\"\n"
+        "  quarantine:   .venv/bin/citylake query \"SELECT source_file, record_no, reason FROM quarantine.bronze_records LIMIT 20\"\n"
+        "  the ledger:   .venv/bin/citylake query \"SELECT * FROM ops.run_ledger WHERE status <> 'loaded'\""
+    )
+    return report.exit_code
+
+
+def _print_catalog_summary(console: Any, lake: Any) -> None:
+    from rich.table import Table
+
+    from citylake import catalog
+    from citylake.spark import get_spark
+
+    spark = get_spark()
+    rows = catalog.describe(spark, catalog.register_all(spark, lake))
+    table = Table(title="tables")
+    for col in ("table", "version", "rows"):
+        table.add_column(col, justify="right" if col != "table" else "left")
+    for r in rows:
+        table.add_row(str(r["name"]), str(r["version"]), f"{r['rows']:,}")
+    console.print(table)
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from citylake import catalog
+    from citylake.lake import Lake
+    from citylake.spark import get_spark
+
+    settings = load_settings()
+    lake = Lake(settings.lake_root)
+    spark = get_spark("citylake-catalog", settings)
+    rows = catalog.describe(spark, catalog.register_all(spark, lake))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        _print_catalog_summary(_console(False), lake)
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from citylake import catalog
+    from citylake.lake import Lake
+    from citylake.spark import get_spark
+
+    settings = load_settings()
+    spark = get_spark("citylake-query", settings)
+    catalog.register_all(spark, Lake(settings.lake_root))
+    df = spark.sql(args.sql)
+    rows = df.limit(args.limit).collect()
+    if args.json:
+        print(json.dumps([r.asDict(recursive=True) for r in rows], ensure_ascii=False, default=str, indent=1))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table()
+    for name in df.columns:
+        table.add_column(name)
+    for r in rows:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    _console(False).print(table)
+    return EXIT_OK
+
+
+# --- wiring --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="citylake", description="Data-lake ETL for the municipal big-data platform.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("setup", help="resolve and cache Delta/hadoop-aws jars (needs Maven Central once)")
+    s.set_defaults(func=cmd_setup)
+
+    reg = sub.add_parser("registry", help="inspect and validate the source-unit registry")
+    rsub = reg.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+    v = rsub.add_parser("validate", help="validate every contract, unit and suite; exit 2 on any problem")
+    v.add_argument("--root", help="registry directory (default: schemas/ or CITYLAKE_REGISTRY_DIR)")
+    v.set_defaults(func=cmd_registry_validate)
+    ls = rsub.add_parser("list", help="list source units and their feeds")
+    ls.add_argument("--root", help="registry directory")
+    ls.add_argument("--json", action="store_true", help="machine output")
+    ls.set_defaults(func=cmd_registry_list)
+
+    g = sub.add_parser("generate", help="write seeded sample feeds into landing/")
+    g.add_argument("--date", type=_date, required=True, help="delivery date, YYYY-MM-DD")
+    g.add_argument("--scale", type=_scale, default=1.0, help="1 = a laptop-sized day; may be fractional")
+    g.add_argument("--units", nargs="+", help="only these unit ids")
+    g.add_argument("--no-faults", action="store_true", help="clean data, no injected faults")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="run the daily pipeline for one date")
+    r.add_argument("--date", type=_date, required=True, help="logical date, YYYY-MM-DD")
+    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")
+    d.add_argument("--date", type=_date, default=DEMO_DATE)
+    d.add_argument("--scale", type=_scale, default=DEMO_SCALE)
+    d.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser("catalog", help="list the lake's tables")
+    c.add_argument("--json", action="store_true", help="print a JSON array")
+    c.set_defaults(func=cmd_catalog)
+
+    q = sub.add_parser("query", help="run Spark SQL against the catalog")
+    q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')
+    q.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
+    q.add_argument("--json", action="store_true", help="print rows as JSON")
+    q.set_defaults(func=cmd_query)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RegistryError as exc:
+        print(f"registry error: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
