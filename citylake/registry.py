@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from citylake.districts import DISTRICTS
 
+FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 UNIT_ID = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 
@@ -85,25 +86,25 @@ class FeedContract(_Strict):
         names = [c.name for c in self.columns]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
-            raise ValueError(f"duplicate column names: {sorted(dupes)}")
+            raise ValueError(f"columns: duplicate column names: {sorted(dupes)}")
         headers: dict[str, str] = {}
         for col in self.columns:
             for h in col.header_names():
                 if h in headers and headers[h] != col.name:
-                    raise ValueError(f"header alias {h!r} maps to both {headers[h]!r} and {col.name!r}")
+                    raise ValueError(f"columns: header alias {h!r} maps to both {headers[h]!r} and {col.name!r}")
                 headers[h] = col.name
         by_name = {c.name: c for c in self.columns}
         if self.event_time not in by_name:
-            raise ValueError(f"event_time {self.event_time!r} is not a column")
+            raise ValueError(f"event_time: event_time {self.event_time!r} is not a column")
         if by_name[self.event_time].type != "timestamp":
-            raise ValueError(f"event_time {self.event_time!r} must have type timestamp")
+            raise ValueError(f"event_time: event_time {self.event_time!r} must have type timestamp")
         missing = [k for k in self.business_keys if k not in by_name]
         if missing:
-            raise ValueError(f"business_keys {missing} are not columns")
+            raise ValueError(f"business_keys: business_keys {missing} are not columns")
         if self.coordinates:
             for axis in (self.coordinates.lon, self.coordinates.lat):
                 if axis not in by_name or by_name[axis].type != "double":
-                    raise ValueError(f"coordinates column {axis!r} must be a double column")
+                    raise ValueError(f"coordinates: coordinates column {axis!r} must be a double column")
         return self
 
     @cached_property
@@ -155,13 +156,13 @@ class FeedSpec(_Strict):
     @model_validator(mode="after")
     def _format_rules(self) -> FeedSpec:
         if self.format != "csv" and self.header_language != "en":
-            raise ValueError("header_language applies to csv only")
+            raise ValueError("header_language: header_language applies to csv only")
         if self.format in ("jsonl", "parquet") and self.encoding not in ("utf-8", "utf8"):
-            raise ValueError(f"{self.format} is always UTF-8; encoding {self.encoding!r} is not possible")
+            raise ValueError(f"encoding: {self.format} is always UTF-8; encoding {self.encoding!r} is not possible")
         if self.format == "parquet" and self.compression != "none":
-            raise ValueError("parquet compresses internally; compression must be none")
+            raise ValueError("compression: parquet compresses internally; compression must be none")
         if len(self.delimiter) != 1:
-            raise ValueError("delimiter must be one character")
+            raise ValueError("delimiter: delimiter must be one character")
         return self
 
     @property
@@ -191,13 +192,13 @@ class SourceUnit(_Strict):
     @model_validator(mode="after")
     def _district(self) -> SourceUnit:
         if self.kind == "district_bureau" and not self.district_code:
-            raise ValueError("district_code is required for a district_bureau")
+            raise ValueError("district_code: district_code is required for a district_bureau")
         if self.district_code is not None and self.district_code not in DISTRICTS:
-            raise ValueError(f"district_code {self.district_code!r} is not a current GB/T 2260 district code")
+            raise ValueError(f"district_code: district_code {self.district_code!r} is not a current GB/T 2260 district code")
         names = [f.feed for f in self.feeds]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
-            raise ValueError(f"feed names repeat: {sorted(dupes)}")
+            raise ValueError(f"feeds: feed names repeat: {sorted(dupes)}")
         return self
 
 
@@ -307,9 +308,14 @@ def _parse(model: type[BaseModel], path: Path, problems: list[Problem]) -> Any:
     except ValidationError as exc:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
+            loc = tuple(err["loc"])
+            # Cross-field rules name their field as "field: reason"; put it in the location.
+            named = FIELD_PREFIX.match(msg)
+            if named and err["type"] == "value_error":
+                loc, msg = (*loc, named.group(1)), msg[named.end() :]
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (typo?)"
-            problems.append(Problem(str(path), _loc(tuple(err["loc"]), doc), msg))
+            problems.append(Problem(str(path), _loc(loc, doc), msg))
         return None
 
 

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from citylake.districts import DISTRICTS
+from citylake.registry import RegistryError, load_registry
+from citylake.settings import REPO_ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_registry_size_and_spread(registry):
+    assert len(registry.units) >= 200
+    assert len(registry.contracts) >= 12
+    kinds = {u.kind for u in registry.units.values()}
+    assert kinds == {"commission", "district_bureau", "operator"}
+    areas = {u.action_area for u in registry.units.values()}
+    assert areas == {"new_networks", "new_facilities", "new_platforms", "new_terminals"}
+    # every one of the 16 districts has bureaus
+    assert {u.district_code for u in registry.units.values() if u.kind == "district_bureau"} == set(DISTRICTS)
+
+
+def test_contracts_declare_what_ingestion_needs(registry):
+    for c in registry.contracts.values():
+        assert c.business_keys and c.event_time and c.owner and c.cadence
+        assert any(a for col in c.columns for a in col.aliases if any("\u4e00" <= ch <= "\u9fff" for ch in a)), c.contract
+    pii = {c.contract for c in registry.contracts.values() if c.pii_columns}
+    assert {"service_requests", "medical_visits"} <= pii
+    assert registry.contracts["enterprise_cloud_adoption"].business_keys[0] == "uscc"
+
+
+def test_header_aliases_map_chinese_headers(registry):
+    c = registry.contracts["parking_occupancy"]
+    assert c.header_map["停车场编号"] == "lot_id"
+    assert c.header_map["free_spaces"] == "free_spaces"
+
+
+def _copy_registry(tmp_path: Path) -> Path:
+    root = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", root)
+    return root
+
+
+def test_onboarding_is_one_file(tmp_path):
+    root = _copy_registry(tmp_path)
+    (root / "units" / "op_new_charger.yaml").write_text(
+        (FIXTURES / "op_new_charger.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    reg = load_registry(root)
+    feed = reg.feed("op_new_charger", "ev_charging_sessions")
+    assert feed is not None and feed.contract.contract == "ev_charging_sessions"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "field", "reason"),
+    [
+        ("bad_contract_ref.yaml", "feeds[parking_occupancy].contract", "unknown contract 'parking_occupancy_v9'"),
+        ("bad_district.yaml", "district_code", "'310199' is not a current GB/T 2260 district code"),
+        ("bad_typo.yaml", "feeds[air_quality].encodng", "unknown field"),
+        ("bad_encoding.yaml", "feeds[air_quality].encoding", "unknown encoding 'big-five-ish'"),
+        ("bad_yaml.yaml", "line 5, column 12", "invalid YAML: expected ',' or ']'"),
+        ("bad_coords.yaml", "feeds[parking_lots].coord_system", "must declare wgs84, gcj02 or bd09"),
+    ],
+)
+def test_broken_unit_gets_a_precise_error(tmp_path, fixture, field, reason):
+    root = _copy_registry(tmp_path)
+    target = root / "units" / fixture
+    shutil.copy(FIXTURES / "broken" / fixture, target)
+    with pytest.raises(RegistryError) as err:
+        load_registry(root)
+    problems = [p for p in err.value.problems if p.file == str(target)]
+    assert problems, err.value
+    assert any(field in p.field and reason in p.reason for p in problems), problems
+
+
+def test_broken_contract_names_field(tmp_path):
+    root = _copy_registry(tmp_path)
+    path = root / "contracts" / "air_quality.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("event_time: measured_at", "event_time: measured_when"),
+                    encoding="utf-8")
+    with pytest.raises(RegistryError) as err:
+        load_registry(root)
+    assert any(p.file == str(path) and "event_time 'measured_when' is not a column" in p.reason
+               for p in err.value.problems)
+
+
+def test_cli_validate_exits_2_and_names_file(tmp_path):
+    root = _copy_registry(tmp_path)
+    shutil.copy(FIXTURES / "broken" / "bad_district.yaml", root / "units" / "bad_district.yaml")
+    proc = subprocess.run([sys.executable, "-m", "citylake.cli", "registry", "validate", "--root", str(root)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "bad_district.yaml: district_code:" in proc.stderr
+    ok = subprocess.run([sys.executable, "-m", "citylake.cli", "registry", "validate"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "206 units" in ok.stdout or "units" in ok.stdout
