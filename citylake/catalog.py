@@ -8,7 +8,7 @@ without a metastore service. On AWS the Glue catalog plays this part (infra/terr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from citylake.lake import TABLE_ZONES, Lake
 from citylake.storage import Store, store_for
@@ -16,7 +16,13 @@ from citylake.storage import Store, store_for
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-DATABASE = {"bronze": "bronze", "silver": "silver", "gold": "gold", "quarantine": "quarantine", "_system": "ops"}
+DATABASE = {
+    "bronze": "bronze",
+    "silver": "silver",
+    "gold": "gold",
+    "quarantine": "quarantine",
+    "_system": "ops",
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ def register_all(spark: SparkSession, lake: Lake) -> list[TableRef]:
     return tables
 
 
-def describe(spark: SparkSession, tables: list[TableRef]) -> list[dict[str, object]]:
+def describe(spark: SparkSession, tables: list[TableRef]) -> list[dict[str, Any]]:
     """`citylake catalog --json`: name, layer, path, format, version and row count per table."""
     from delta.tables import DeltaTable
 
@@ -60,6 +66,14 @@ def describe(spark: SparkSession, tables: list[TableRef]) -> list[dict[str, obje
         version = dtable.history(1).select("version").first()
         # Delta answers count(*) from its file statistics, without scanning data.
         rows = dtable.toDF().count()
-        out.append({"name": t.qualified, "layer": t.zone.lstrip("_"), "path": t.path, "format": "delta",
-                    "version": int(version[0]) if version else None, "rows": int(rows)})
+        out.append(
+            {
+                "name": t.qualified,
+                "layer": t.zone.lstrip("_"),
+                "path": t.path,
+                "format": "delta",
+                "version": int(version[0]) if version else None,
+                "rows": int(rows),
+            }
+        )
     return out

@@ -70,7 +70,9 @@ def cmd_registry_validate(args: argparse.Namespace) -> int:
     settings = load_settings()
     reg = load_registry(args.root or settings.registry_dir)
     feeds = sum(len(u.feeds) for u in reg.units.values())
-    print(f"registry OK: {len(reg.units)} units, {len(reg.contracts)} feed contracts, {feeds} feeds ({reg.root})")
+    print(
+        f"registry OK: {len(reg.units)} units, {len(reg.contracts)} feed contracts, {feeds} feeds ({reg.root})"
+    )
     return EXIT_OK
 
 
@@ -89,8 +91,13 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     for col in ("unit", "kind", "district", "name", "feeds"):
         table.add_column(col)
     for u in reg.units.values():
-        table.add_row(u.unit, u.kind, u.district_code or "", f"{u.name} {u.name_zh}",
-                      ", ".join(f"{f.feed}({f.format})" for f in u.feeds))
+        table.add_row(
+            u.unit,
+            u.kind,
+            u.district_code or "",
+            f"{u.name} {u.name_zh}",
+            ", ".join(f"{f.feed}({f.format})" for f in u.feeds),
+        )
     _console(False).print(table)
     return EXIT_OK
 
@@ -104,12 +111,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     console = _console(False)
     t0 = time.perf_counter()
     with console.status("generating feeds") as status:
-        reports = generate(reg, args.date, args.scale, args.units or None, Lake(settings.lake_root),
-                           faults=not args.no_faults,
-                           progress=lambda f: status.update(f"generating {f.key}"))
+        reports = generate(
+            reg,
+            args.date,
+            args.scale,
+            args.units or None,
+            Lake(settings.lake_root),
+            faults=not args.no_faults,
+            progress=lambda f: status.update(f"generating {f.key}"),
+        )
     records = sum(r.records for r in reports)
-    console.print(f"wrote {len(reports)} files, {records:,} records for {args.date} (scale {args.scale}) "
-                  f"under {settings.lake_root}/landing in {time.perf_counter() - t0:.1f}s")
+    console.print(
+        f"wrote {len(reports)} files, {records:,} records for {args.date} (scale {args.scale}) "
+        f"under {settings.lake_root}/landing in {time.perf_counter() - t0:.1f}s"
+    )
     return EXIT_OK
 
 
@@ -139,8 +154,13 @@ def _print_run(console: Any, report: Any) -> None:
         table.add_column(col, justify="right" if col != "status" else "left")
     for status, n in sorted(by_status.items()):
         sel = [f for f in files if f.status == status]
-        table.add_row(status, str(n), f"{sum(f.rows_landed for f in sel):,}", f"{sum(f.rows_bronze for f in sel):,}",
-                      f"{sum(f.rows_quarantined for f in sel):,}")
+        table.add_row(
+            status,
+            str(n),
+            f"{sum(f.rows_landed for f in sel):,}",
+            f"{sum(f.rows_bronze for f in sel):,}",
+            f"{sum(f.rows_quarantined for f in sel):,}",
+        )
     console.print(table)
     problems = [f for f in files if f.status in ("rejected", "conflict", "failed")]
     for f in problems[:20]:
@@ -159,7 +179,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console = _console(False)
     say = _progress(console)
     lake = Lake(settings.lake_root)
-    say(f"generating {len(reg.units)} units' feeds for {args.date} at scale {args.scale} into {lake.zone('landing')}")
+    say(
+        f"generating {len(reg.units)} units' feeds for {args.date} at scale {args.scale} into {lake.zone('landing')}"
+    )
     reports = generate(reg, args.date, args.scale, None, lake)
     say(f"landed {len(reports)} files, {sum(r.records for r in reports):,} records")
     report = run_daily(args.date, settings, registry=reg, progress=say)
@@ -169,8 +191,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "\nWhere to look next:\n"
         f"  lake:         {lake.root}\n"
         "  tables:       .venv/bin/citylake catalog\n"
-        "  query:        .venv/bin/citylake query \"SELECT _unit, count(*) FROM bronze.ev_charging_sessions GROUP BY 1\"\n"
-        "  quarantine:   .venv/bin/citylake query \"SELECT source_file, record_no, reason FROM quarantine.bronze_records LIMIT 20\"\n"
+        '  query:        .venv/bin/citylake query "SELECT _unit, count(*) FROM bronze.ev_charging_sessions GROUP BY 1"\n'
+        '  quarantine:   .venv/bin/citylake query "SELECT source_file, record_no, reason FROM quarantine.bronze_records LIMIT 20"\n'
         "  the ledger:   .venv/bin/citylake query \"SELECT * FROM ops.run_ledger WHERE status <> 'loaded'\""
     )
     return report.exit_code
@@ -236,7 +258,9 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="citylake", description="Data-lake ETL for the municipal big-data platform.")
+    p = argparse.ArgumentParser(
+        prog="citylake", description="Data-lake ETL for the municipal big-data platform."
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("setup", help="resolve and cache Delta/hadoop-aws jars (needs Maven Central once)")

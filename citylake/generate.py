@@ -70,13 +70,57 @@ FAULT_RATES: dict[str, float] = {
 }
 FILE_FAULT_RATES = {"resend": 0.08, "late_file": 0.05}
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢")
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+)
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玲文斌辉鹏晨宇浩然欣怡佳琪子涵梓萱思远")
-ROADS = ["南京西路", "淮海中路", "世纪大道", "中山北路", "延安西路", "四川北路", "肇嘉浜路", "张杨路", "虹桥路", "曹安公路",
-         "沪闵路", "长宁路", "武宁路", "共和新路", "杨高路", "龙华中路", "漕宝路", "松江大道", "嘉松北路", "人民路"]
-CATEGORIES = ["城市管理", "交通出行", "住房保障", "环境保护", "市场监管", "社会保障", "公共安全", "教育", "医疗卫生", "噪音扰民"]
+ROADS = [
+    "南京西路",
+    "淮海中路",
+    "世纪大道",
+    "中山北路",
+    "延安西路",
+    "四川北路",
+    "肇嘉浜路",
+    "张杨路",
+    "虹桥路",
+    "曹安公路",
+    "沪闵路",
+    "长宁路",
+    "武宁路",
+    "共和新路",
+    "杨高路",
+    "龙华中路",
+    "漕宝路",
+    "松江大道",
+    "嘉松北路",
+    "人民路",
+]
+CATEGORIES = [
+    "城市管理",
+    "交通出行",
+    "住房保障",
+    "环境保护",
+    "市场监管",
+    "社会保障",
+    "公共安全",
+    "教育",
+    "医疗卫生",
+    "噪音扰民",
+]
 DEPARTMENTS = ["内科", "外科", "儿科", "妇产科", "急诊科", "眼科", "口腔科", "皮肤科", "中医科", "心血管内科"]
-INDUSTRIES = ["制造业", "信息技术", "批发零售", "金融业", "交通运输", "科学研究", "医药制造", "集成电路", "汽车制造", "生物医药"]
+INDUSTRIES = [
+    "制造业",
+    "信息技术",
+    "批发零售",
+    "金融业",
+    "交通运输",
+    "科学研究",
+    "医药制造",
+    "集成电路",
+    "汽车制造",
+    "生物医药",
+]
 PLATE_LETTERS = "ABCDEFGHJKLMN"
 
 
@@ -227,7 +271,9 @@ def _ev_sessions(c: Ctx) -> dict[str, list[Any]]:
     return {
         "session_id": [f"S{c.date:%Y%m%d}{c.feed.unit.unit[-6:].upper()}{i:07d}" for i in range(n)],
         "station_id": [st.ids[i] for i in pick],
-        "connector_id": [f"{st.ids[i]}-C{int(k):02d}" for i, k in zip(pick, r.integers(1, 9, n), strict=True)],
+        "connector_id": [
+            f"{st.ids[i]}-C{int(k):02d}" for i, k in zip(pick, r.integers(1, 9, n), strict=True)
+        ],
         "start_time": _ts(c.midnight, start),
         "end_time": _ts(c.midnight, start + dur),
         "energy_kwh": energy.tolist(),
@@ -246,11 +292,17 @@ def _ev_stations(c: Ctx) -> dict[str, list[Any]]:
     lon, lat = c.coords(e.lon, e.lat)
     return {
         "station_id": e.ids,
-        "station_name": [f"{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}充电站{k}" for k, (i, d) in enumerate(zip(e.ids, e.districts, strict=True))],
+        "station_name": [
+            f"{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}充电站{k}"
+            for k, (i, d) in enumerate(zip(e.ids, e.districts, strict=True))
+        ],
         "operator_name": [c.feed.unit.name_zh] * n,
         "district_code": e.districts,
         "street_code": [_street(d, _seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
-        "address": [f"上海市{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}{_seed(i) % 999 + 1}号" for i, d in zip(e.ids, e.districts, strict=True)],
+        "address": [
+            f"上海市{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}{_seed(i) % 999 + 1}号"
+            for i, d in zip(e.ids, e.districts, strict=True)
+        ],
         "lon": lon,
         "lat": lat,
         "connector_count": (base + grown * 2).tolist(),
@@ -285,7 +337,10 @@ def _parking_lots(c: Ctx) -> dict[str, list[Any]]:
     types = ["public", "commercial", "residential", "on_street"]
     return {
         "lot_id": e.ids,
-        "lot_name": [f"{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}停车场" for i, d in zip(e.ids, e.districts, strict=True)],
+        "lot_name": [
+            f"{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}停车场"
+            for i, d in zip(e.ids, e.districts, strict=True)
+        ],
         "lot_type": [types[_seed("t", i) % 4] for i in e.ids],
         "district_code": e.districts,
         "street_code": [_street(d, _seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
@@ -298,8 +353,13 @@ def _parking_lots(c: Ctx) -> dict[str, list[Any]]:
     }
 
 
-METRICS = {"noise": ("noise_db", 35, 85), "water_level": ("water_level_m", 0.5, 4.0), "manhole": ("manhole_tilt_deg", 0, 5),
-           "weather": ("temperature_c", -2, 36), "smoke": ("smoke_ppm", 0, 30)}
+METRICS = {
+    "noise": ("noise_db", 35, 85),
+    "water_level": ("water_level_m", 0.5, 4.0),
+    "manhole": ("manhole_tilt_deg", 0, 5),
+    "weather": ("temperature_c", -2, 36),
+    "smoke": ("smoke_ppm", 0, 30),
+}
 NODE_TYPES = list(METRICS)
 
 
@@ -331,7 +391,9 @@ def _iot_nodes(c: Ctx) -> dict[str, list[Any]]:
         "street_code": [_street(d, _seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
         "lon": lon,
         "lat": lat,
-        "installed_on": [(dt.date(2021, 1, 1) + dt.timedelta(days=_seed("inst", i) % 1000)).isoformat() for i in e.ids],
+        "installed_on": [
+            (dt.date(2021, 1, 1) + dt.timedelta(days=_seed("inst", i) % 1000)).isoformat() for i in e.ids
+        ],
         "status": _status(e.ids, c.date, "online", ["offline"]),
         "updated_at": c.updated(n),
     }
@@ -410,7 +472,9 @@ def _cell_sites(c: Ctx) -> dict[str, list[Any]]:
         "lat": lat,
         "band": [bands[_seed("b", i) % 5] for i in ids],
         "cell_count": [3] * len(ids),
-        "commissioned_on": [(dt.date(2020, 1, 1) + dt.timedelta(days=_seed("c", i) % 1500)).isoformat() for i in ids],
+        "commissioned_on": [
+            (dt.date(2020, 1, 1) + dt.timedelta(days=_seed("c", i) % 1500)).isoformat() for i in ids
+        ],
         "status": _status(ids, c.date, "active", ["planned"]),
         "updated_at": c.updated(len(ids)),
     }
@@ -481,7 +545,9 @@ def _service_requests(c: Ctx) -> dict[str, list[Any]]:
     received = c.seconds(n)
     status = [["received", "dispatched", "resolved", "closed"][int(i)] for i in r.integers(0, 4, n)]
     closed = [
-        _ts(c.midnight, [s + int(r.integers(600, 20000))])[0] if st in ("resolved", "closed") else None
+        _ts(c.midnight, np.array([s + int(r.integers(600, 20000))]))[0]
+        if st in ("resolved", "closed")
+        else None
         for s, st in zip(received, status, strict=True)
     ]
     channels = ["hotline_12345", "app", "web", "window"]
@@ -512,7 +578,9 @@ def _medical(c: Ctx) -> dict[str, list[Any]]:
         "hospital_code": [f"H{_seed(c.feed.unit.unit) % 10**8:08d}"] * n,
         "department": [DEPARTMENTS[int(i)] for i in r.integers(0, len(DEPARTMENTS), n)],
         "visit_at": _ts(c.midnight, c.seconds(n)),
-        "visit_type": ["online_consult" if online else types[int(i)] for i in r.choice(3, n, p=[0.8, 0.15, 0.05])],
+        "visit_type": [
+            "online_consult" if online else types[int(i)] for i in r.choice(3, n, p=[0.8, 0.15, 0.05])
+        ],
         "patient_id_no": [_resident_id(r, d) for d in districts],
         "patient_name": [_name(r) for _ in range(n)],
         "patient_mobile": [_mobile(r) for _ in range(n)],
@@ -528,7 +596,9 @@ def _enterprise(c: Ctx) -> dict[str, list[Any]]:
     levels = ["iaas", "paas", "saas", "industrial_internet"]
     return {
         "uscc": [_uscc(r, d) for d in districts],
-        "enterprise_name": [f"上海{_name(r)}{INDUSTRIES[int(r.integers(0, 10))][:2]}有限公司" for _ in range(n)],
+        "enterprise_name": [
+            f"上海{_name(r)}{INDUSTRIES[int(r.integers(0, 10))][:2]}有限公司" for _ in range(n)
+        ],
         "industry": [INDUSTRIES[int(i)] for i in r.integers(0, len(INDUSTRIES), n)],
         "district_code": districts,
         "platform": [platforms[int(i)] for i in r.integers(0, len(platforms), n)],
@@ -564,7 +634,9 @@ BUILDERS = {
 MALFORM = "__malformed__"
 
 
-def _inject(contract: FeedContract, fmt: str, rows: list[list[Any]], rng: np.random.Generator) -> tuple[list[list[Any]], dict[str, int], dict[int, str]]:
+def _inject(
+    contract: FeedContract, fmt: str, rows: list[list[Any]], rng: np.random.Generator
+) -> tuple[list[list[Any]], dict[str, int], dict[int, str]]:
     """Corrupt disjoint records; returns rows, exact counts per fault and malformed row kinds."""
     cols = [c.name for c in contract.columns]
     pos = {name: i for i, name in enumerate(cols)}
@@ -612,7 +684,9 @@ def _inject(contract: FeedContract, fmt: str, rows: list[list[Any]], rng: np.ran
                 rows[i][et] = t.strftime("%Y-%m-%d %H:%M:%S")
     marks: list[str | None] = [None] * n
     if fmt != "parquet":
-        kinds = ["extra_field", "missing_field", "bad_number"] if fmt == "csv" else ["broken_json", "bad_number"]
+        kinds = (
+            ["extra_field", "missing_field", "bad_number"] if fmt == "csv" else ["broken_json", "bad_number"]
+        )
         for k, i in enumerate(take("malformed")):
             marks[int(i)] = kinds[k % len(kinds)]
     dups = take("duplicate")
@@ -685,14 +759,22 @@ def _parquet_bytes(feed: Feed, rows: list[list[Any]]) -> bytes:
     import pyarrow.parquet as pq
 
     arrow_types = {
-        "string": pa.string(), "int": pa.int32(), "long": pa.int64(), "double": pa.float64(),
-        "boolean": pa.bool_(), "date": pa.date32(), "timestamp": pa.timestamp("us", tz="Asia/Shanghai"),
+        "string": pa.string(),
+        "int": pa.int32(),
+        "long": pa.int64(),
+        "double": pa.float64(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="Asia/Shanghai"),
     }
     cols = {}
     for j, c in enumerate(feed.contract.columns):
         values = [r[j] for r in rows]
         if c.type == "timestamp":
-            values = [dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI) if v else None for v in values]
+            values = [
+                dt.datetime.strptime(v, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI) if v else None
+                for v in values
+            ]
         elif c.type == "date":
             values = [dt.date.fromisoformat(v) if v else None for v in values]
         cols[c.name] = pa.array(values, type=arrow_types[c.type])
@@ -731,7 +813,9 @@ def file_name(feed: Feed, date: dt.date, suffix: str = "") -> str:
     return f"{feed.unit.unit}_{feed.spec.feed}_{date:%Y%m%d}{suffix}{feed.spec.extension}"
 
 
-def generate_feed(feed: Feed, date: dt.date, scale: float, lake: Lake, store: Store, faults: bool = True) -> list[FileReport]:
+def generate_feed(
+    feed: Feed, date: dt.date, scale: float, lake: Lake, store: Store, faults: bool = True
+) -> list[FileReport]:
     reports = []
     landing = lake.landing_dir(feed.unit.unit, feed.spec.feed, date.isoformat())
     rng = _rng("faults", feed.key, date.isoformat())
@@ -744,12 +828,23 @@ def generate_feed(feed: Feed, date: dt.date, scale: float, lake: Lake, store: St
         counts: dict[str, int] = {}
         malformed: dict[int, str] = {}
         if faults:
-            rows, counts, malformed = _inject(feed.contract, feed.spec.format, rows, _rng("inject", feed.key, day, kind))
+            rows, counts, malformed = _inject(
+                feed.contract, feed.spec.format, rows, _rng("inject", feed.key, day, kind)
+            )
         data = render(feed, rows, malformed)
         name = file_name(feed, day, suffix)
         store.write_bytes(f"{landing}/{name}", data)
-        reports.append(FileReport(feed.unit.unit, feed.spec.feed, f"{landing}/{name}", kind, len(rows), counts,
-                                  sorted(i + 1 for i in malformed)))
+        reports.append(
+            FileReport(
+                feed.unit.unit,
+                feed.spec.feed,
+                f"{landing}/{name}",
+                kind,
+                len(rows),
+                counts,
+                sorted(i + 1 for i in malformed),
+            )
+        )
         if kind == "main" and faults and rng.random() < FILE_FAULT_RATES["resend"]:
             resend = f"{landing}/{file_name(feed, day, '_resend')}"
             store.write_bytes(resend, data)
@@ -780,6 +875,13 @@ def generate(
         reports += generate_feed(feed, date, scale, lake, store, faults)
         if progress:
             progress(feed)
-    summary = {"date": date.isoformat(), "scale": scale, "faults": faults, "files": [asdict(r) for r in reports]}
-    store.write_bytes(f"{lake.zone('_system')}/generated/{date.isoformat()}.json", json.dumps(summary, indent=1).encode())
+    summary = {
+        "date": date.isoformat(),
+        "scale": scale,
+        "faults": faults,
+        "files": [asdict(r) for r in reports],
+    }
+    store.write_bytes(
+        f"{lake.zone('_system')}/generated/{date.isoformat()}.json", json.dumps(summary, indent=1).encode()
+    )
     return reports

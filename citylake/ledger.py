@@ -28,7 +28,13 @@ APPEND_ONLY = {"delta.appendOnly": "true"}
 
 # status of a file in the manifest / ledger
 LOADED, REJECTED, DUPLICATE, CONFLICT, FAILED, PENDING, SKIPPED = (
-    "loaded", "rejected", "duplicate", "conflict", "failed", "pending", "skipped",
+    "loaded",
+    "rejected",
+    "duplicate",
+    "conflict",
+    "failed",
+    "pending",
+    "skipped",
 )
 # statuses that make a run partial: someone has to look at them
 PROBLEM_STATUSES = (REJECTED, CONFLICT, FAILED)
@@ -37,7 +43,9 @@ PROBLEM_STATUSES = (REJECTED, CONFLICT, FAILED)
 def _schema(ddl: str) -> StructType:
     from pyspark.sql.types import StructType
 
-    return StructType.fromDDL(ddl)
+    schema = StructType.fromDDL(ddl)
+    assert isinstance(schema, StructType)
+    return schema
 
 
 MANIFEST_DDL = (
@@ -111,12 +119,20 @@ def manifest_state(spark: SparkSession, lake: Lake, since: dt.date) -> dict[str,
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    df = spark.read.format("delta").load(lake.table("_system", FILE_MANIFEST)).where(F.col("logical_date") >= since)
+    df = (
+        spark.read.format("delta")
+        .load(lake.table("_system", FILE_MANIFEST))
+        .where(F.col("logical_date") >= since)
+    )
     w = Window.partitionBy("file").orderBy(F.desc("recorded_at"), F.desc("status_rank"))
     # On a timestamp tie the final state beats the pending intent.
     ranked = df.withColumn("status_rank", F.when(F.col("status") == PENDING, 0).otherwise(1))
     newest = ranked.withColumn("_n", F.row_number().over(w)).where("_n = 1")
     out = {}
-    for r in newest.select("file", "sha256", "status", "batch_id", "bronze_version", "unit", "feed").collect():
-        out[r["file"]] = FileState(r["file"], r["sha256"], r["status"], r["batch_id"], r["bronze_version"], r["unit"], r["feed"])
+    for r in newest.select(
+        "file", "sha256", "status", "batch_id", "bronze_version", "unit", "feed"
+    ).collect():
+        out[r["file"]] = FileState(
+            r["file"], r["sha256"], r["status"], r["batch_id"], r["bronze_version"], r["unit"], r["feed"]
+        )
     return out

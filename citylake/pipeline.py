@@ -45,8 +45,12 @@ class RunReport:
         return {"ok": 0, "partial": 3, "failed": 1}[self.status]
 
     def json(self) -> dict[str, Any]:
-        return {"date": self.date.isoformat(), "run_id": self.run_id, "status": self.status,
-                "files": [f.json() for f in self.bronze.files]}
+        return {
+            "date": self.date.isoformat(),
+            "run_id": self.run_id,
+            "status": self.status,
+            "files": [f.json() for f in self.bronze.files],
+        }
 
 
 def run_daily(
@@ -71,14 +75,29 @@ def run_daily(
     bronze = bronze_ingest.run(spark, lake, registry, date, run_id, progress=progress)
     report = RunReport(run_id, date, bronze, {"bronze_s": time.perf_counter() - t0})
     files = bronze.files
-    ledger.append_rows(spark, lake, "_system", RUNS, [{
-        "run_id": run_id, "logical_date": date, "status": report.status, "started_at": started,
-        "finished_at": dt.datetime.now(), "duration_s": time.perf_counter() - t0, "files": len(files),
-        "rows_landed": sum(f.rows_landed for f in files), "rows_bronze": sum(f.rows_bronze for f in files),
-        "rows_quarantined": sum(f.rows_quarantined for f in files),
-        "failed_feeds": len({(f.unit, f.feed) for f in files if f.status in ledger.PROBLEM_STATUSES}),
-        "detail": json.dumps({"timings": bronze.timings}),
-    }], txn_app_id=f"runs:{run_id}")
+    ledger.append_rows(
+        spark,
+        lake,
+        "_system",
+        RUNS,
+        [
+            {
+                "run_id": run_id,
+                "logical_date": date,
+                "status": report.status,
+                "started_at": started,
+                "finished_at": dt.datetime.now(),
+                "duration_s": time.perf_counter() - t0,
+                "files": len(files),
+                "rows_landed": sum(f.rows_landed for f in files),
+                "rows_bronze": sum(f.rows_bronze for f in files),
+                "rows_quarantined": sum(f.rows_quarantined for f in files),
+                "failed_feeds": len({(f.unit, f.feed) for f in files if f.status in ledger.PROBLEM_STATUSES}),
+                "detail": json.dumps({"timings": bronze.timings}),
+            }
+        ],
+        txn_app_id=f"runs:{run_id}",
+    )
     catalog.register_all(spark, lake)
     report.timings["total_s"] = time.perf_counter() - t0
     return report

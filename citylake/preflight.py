@@ -99,7 +99,10 @@ def _read_all(store: Store, lf: LandedFile) -> tuple[bytes, str | None]:
         except zlib.error as exc:
             return b"", f"gzip data is corrupt: {exc}"
         if not d.eof:
-            return out, f"gzip stream is truncated: ends after {len(data)} bytes before the end-of-stream marker"
+            return (
+                out,
+                f"gzip stream is truncated: ends after {len(data)} bytes before the end-of-stream marker",
+            )
         return out, None
     return data, None
 
@@ -112,7 +115,9 @@ def _decode(data: bytes, encoding: str) -> tuple[str | None, str | None]:
         return None, f"not valid {encoding} at line {line}, byte {exc.start}: {exc.reason} (wrong encoding?)"
 
 
-def _map_names(names: list[str], contract: FeedContract, what: str) -> tuple[list[tuple[str, str]], str | None]:
+def _map_names(
+    names: list[str], contract: FeedContract, what: str
+) -> tuple[list[tuple[str, str]], str | None]:
     mapped: list[tuple[str, str]] = []
     unknown: list[str] = []
     for n in names:
@@ -150,7 +155,11 @@ def _check_csv(lf: LandedFile, data: bytes) -> LandedFile:
     header = next(csv.reader([header_line.rstrip("\r")], delimiter=spec.delimiter))
     mapped, err = _map_names(header, contract, "columns")
     if err:
-        hint = "" if spec.encoding.startswith("utf") else f"; if the header looks garbled the file is not {spec.encoding}"
+        hint = (
+            ""
+            if spec.encoding.startswith("utf")
+            else f"; if the header looks garbled the file is not {spec.encoding}"
+        )
         return lf.reject(f"line 1 (header): {err}{hint}")
     lf.source_columns = mapped
     lf.records = max(0, count_lines(data) - 1)
@@ -175,7 +184,9 @@ def _check_jsonl(lf: LandedFile, data: bytes) -> LandedFile:
         except json.JSONDecodeError:
             continue  # a broken record is quarantined later, row by row
         if not isinstance(rec, dict):
-            return lf.reject(f"line {lineno}: a JSON lines record must be an object, got {type(rec).__name__}")
+            return lf.reject(
+                f"line {lineno}: a JSON lines record must be an object, got {type(rec).__name__}"
+            )
         keys = list(rec)
         break
     if keys is None:
@@ -225,7 +236,9 @@ def check(lf: LandedFile, store: Store) -> LandedFile:
             return lf.reject(f"cannot read file: {exc}")
         if ".parquet" not in lf.path:
             lf.records = max(0, count_lines(data) - (1 if ".csv" in lf.path else 0))
-        return lf.reject(f"unknown unit/feed {lf.unit}/{lf.feed}: not in the registry (onboard the unit first)")
+        return lf.reject(
+            f"unknown unit/feed {lf.unit}/{lf.feed}: not in the registry (onboard the unit first)"
+        )
     try:
         data, err = _read_all(store, lf)
     except OSError as exc:

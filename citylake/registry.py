@@ -91,7 +91,9 @@ class FeedContract(_Strict):
         for col in self.columns:
             for h in col.header_names():
                 if h in headers and headers[h] != col.name:
-                    raise ValueError(f"columns: header alias {h!r} maps to both {headers[h]!r} and {col.name!r}")
+                    raise ValueError(
+                        f"columns: header alias {h!r} maps to both {headers[h]!r} and {col.name!r}"
+                    )
                 headers[h] = col.name
         by_name = {c.name: c for c in self.columns}
         if self.event_time not in by_name:
@@ -158,7 +160,9 @@ class FeedSpec(_Strict):
         if self.format != "csv" and self.header_language != "en":
             raise ValueError("header_language: header_language applies to csv only")
         if self.format in ("jsonl", "parquet") and self.encoding not in ("utf-8", "utf8"):
-            raise ValueError(f"encoding: {self.format} is always UTF-8; encoding {self.encoding!r} is not possible")
+            raise ValueError(
+                f"encoding: {self.format} is always UTF-8; encoding {self.encoding!r} is not possible"
+            )
         if self.format == "parquet" and self.compression != "none":
             raise ValueError("compression: parquet compresses internally; compression must be none")
         if len(self.delimiter) != 1:
@@ -194,7 +198,9 @@ class SourceUnit(_Strict):
         if self.kind == "district_bureau" and not self.district_code:
             raise ValueError("district_code: district_code is required for a district_bureau")
         if self.district_code is not None and self.district_code not in DISTRICTS:
-            raise ValueError(f"district_code: district_code {self.district_code!r} is not a current GB/T 2260 district code")
+            raise ValueError(
+                f"district_code: district_code {self.district_code!r} is not a current GB/T 2260 district code"
+            )
         names = [f.feed for f in self.feeds]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
@@ -340,7 +346,9 @@ def load_registry(root: Path | str | None = None) -> Registry:
         if c is None:
             continue
         if c.contract != path.stem:
-            problems.append(Problem(str(path), "contract", f"{c.contract!r} must equal the file name {path.stem!r}"))
+            problems.append(
+                Problem(str(path), "contract", f"{c.contract!r} must equal the file name {path.stem!r}")
+            )
         contracts[c.contract] = c
     for path in unit_files:
         u = _parse(SourceUnit, path, problems)
@@ -353,7 +361,11 @@ def load_registry(root: Path | str | None = None) -> Registry:
             if spec.contract not in contracts:
                 known = ", ".join(sorted(contracts)) or "none"
                 problems.append(
-                    Problem(str(path), f"feeds[{spec.feed}].contract", f"unknown contract {spec.contract!r} (known: {known})")
+                    Problem(
+                        str(path),
+                        f"feeds[{spec.feed}].contract",
+                        f"unknown contract {spec.contract!r} (known: {known})",
+                    )
                 )
             elif spec.coord_system is None and contracts[spec.contract].coordinates is not None:
                 problems.append(

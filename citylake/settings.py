@@ -52,7 +52,9 @@ def load_settings() -> Settings:
     if "://" not in lake_root:
         lake_root = str(Path(lake_root).resolve())
     elif not lake_root.startswith(("s3a://", "file://")):
-        raise ConfigError(f"CITYLAKE_LAKE_ROOT={lake_root!r}: only a local path, file:// or s3a:// is supported")
+        raise ConfigError(
+            f"CITYLAKE_LAKE_ROOT={lake_root!r}: only a local path, file:// or s3a:// is supported"
+        )
     if lake_root.startswith("file://"):
         lake_root = lake_root[len("file://") :]
     try:

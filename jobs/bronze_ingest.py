@@ -19,6 +19,7 @@ Design notes:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -39,8 +40,24 @@ if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
 CORRUPT = "_corrupt_record"
-META_COLUMNS = ("_unit", "_feed", "_source_file", "_record_no", "_ingested_at", "_run_id", "_batch_id", "_logical_date")
-SPARK_CHARSETS = {"utf-8": "UTF-8", "utf8": "UTF-8", "utf-8-sig": "UTF-8", "gbk": "GBK", "gb18030": "GB18030", "gb2312": "GB2312"}
+META_COLUMNS = (
+    "_unit",
+    "_feed",
+    "_source_file",
+    "_record_no",
+    "_ingested_at",
+    "_run_id",
+    "_batch_id",
+    "_logical_date",
+)
+SPARK_CHARSETS = {
+    "utf-8": "UTF-8",
+    "utf8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "gbk": "GBK",
+    "gb18030": "GB18030",
+    "gb2312": "GB2312",
+}
 RECOVERY_WINDOW_DAYS = 35
 
 
@@ -48,16 +65,23 @@ def spark_type(name: str) -> DataType:
     from pyspark.sql import types as T
 
     return {
-        "string": T.StringType(), "int": T.IntegerType(), "long": T.LongType(), "double": T.DoubleType(),
-        "boolean": T.BooleanType(), "timestamp": T.TimestampType(), "date": T.DateType(),
+        "string": T.StringType(),
+        "int": T.IntegerType(),
+        "long": T.LongType(),
+        "double": T.DoubleType(),
+        "boolean": T.BooleanType(),
+        "timestamp": T.TimestampType(),
+        "date": T.DateType(),
     }[name]
 
 
 def bronze_schema(contract: FeedContract) -> StructType:
     from pyspark.sql import types as T
 
-    fields = [T.StructField(c.name, spark_type(c.type), True, {"comment": c.description} if c.description else {})
-              for c in contract.columns]
+    fields = [
+        T.StructField(c.name, spark_type(c.type), True, {"comment": c.description} if c.description else {})
+        for c in contract.columns
+    ]
     fields += [
         T.StructField("_unit", T.StringType(), False),
         T.StructField("_feed", T.StringType(), False),
@@ -88,17 +112,16 @@ class ReadGroup:
 
 
 def plan_reads(files: list[preflight.LandedFile]) -> list[ReadGroup]:
-    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    specs: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    groups: dict[ReadGroup, list[str]] = defaultdict(list)
     for lf in files:
         assert lf.feed_ref is not None
         f = lf.feed_ref
-        key = (f.contract.contract, f.spec.format, f.spec.encoding, f.spec.delimiter, f.timestamp_format,
-               tuple(lf.source_columns))
+        key = ReadGroup(
+            f.contract, f.spec.format, f.spec.encoding, f.spec.delimiter, f.timestamp_format,
+            tuple(lf.source_columns), paths=(),
+        )  # fmt: skip
         groups[key].append(lf.path)
-        specs[key] = (f.contract, f.spec.format, f.spec.encoding, f.spec.delimiter, f.timestamp_format,
-                      tuple(lf.source_columns))
-    return [ReadGroup(*specs[k], paths=tuple(sorted(p))) for k, p in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+    return [dataclasses.replace(k, paths=tuple(sorted(p))) for k, p in groups.items()]
 
 
 def _csv_reason(group: ReadGroup) -> Column:
@@ -111,8 +134,12 @@ def _csv_reason(group: ReadGroup) -> Column:
         token = F.trim(F.element_at(tokens, i + 1))
         ctype = group.contract.by_name[canonical].type
         per_field.append(
-            F.when(F.col(canonical).isNull() & (token != ""),
-                   F.concat(F.lit(f"field '{source}' (column {i + 1}): cannot parse '"), token, F.lit(f"' as {ctype}")))
+            F.when(
+                F.col(canonical).isNull() & (token != ""),
+                F.concat(
+                    F.lit(f"field '{source}' (column {i + 1}): cannot parse '"), token, F.lit(f"' as {ctype}")
+                ),
+            )
         )
     n = F.size(tokens)
     return F.when(
@@ -128,8 +155,10 @@ def _json_reason(group: ReadGroup) -> Column:
         raw = F.get_json_object(F.col(CORRUPT), f"$['{source}']")
         ctype = group.contract.by_name[canonical].type
         per_field.append(
-            F.when(F.col(canonical).isNull() & raw.isNotNull(),
-                   F.concat(F.lit(f"field '{source}': cannot parse "), raw, F.lit(f" as {ctype}")))
+            F.when(
+                F.col(canonical).isNull() & raw.isNotNull(),
+                F.concat(F.lit(f"field '{source}': cannot parse "), raw, F.lit(f" as {ctype}")),
+            )
         )
     broken = F.get_json_object(F.col(CORRUPT), "$").isNull()
     return F.when(broken, F.lit("invalid JSON: broken or truncated record")).otherwise(
@@ -143,33 +172,51 @@ def read_group(spark: SparkSession, group: ReadGroup) -> DataFrame:
     from pyspark.sql import types as T
 
     contract = group.contract
-    source_fields = [T.StructField(src, spark_type(contract.by_name[canon].type)) for src, canon in group.source_columns]
+    source_fields = [
+        T.StructField(src, spark_type(contract.by_name[canon].type)) for src, canon in group.source_columns
+    ]
     common = {"mode": "PERMISSIVE", "timestampFormat": group.timestamp_format, "dateFormat": "yyyy-MM-dd"}
     if group.format == "csv":
         # Spark's CSV reader is positional: the header order found by preflight names the fields.
-        fields = [T.StructField(canon, f.dataType) for (src, canon), f in zip(group.source_columns, source_fields, strict=True)]
+        fields = [
+            T.StructField(canon, f.dataType)
+            for (src, canon), f in zip(group.source_columns, source_fields, strict=True)
+        ]
         schema = T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
         df = (
-            spark.read.format("csv").schema(schema)
-            .options(header="true", enforceSchema="true", sep=group.delimiter, multiLine="false",
-                     encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
-                     columnNameOfCorruptRecord=CORRUPT, **common)
+            spark.read.format("csv")
+            .schema(schema)
+            .options(
+                header="true",
+                enforceSchema="true",
+                sep=group.delimiter,
+                multiLine="false",
+                encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
+                columnNameOfCorruptRecord=CORRUPT,
+                **common,
+            )
             .load(list(group.paths))
         )
         reason = _csv_reason(group)
     elif group.format == "jsonl":
         schema = T.StructType([*source_fields, T.StructField(CORRUPT, T.StringType())])
         df = (
-            spark.read.format("json").schema(schema)
+            spark.read.format("json")
+            .schema(schema)
             .options(columnNameOfCorruptRecord=CORRUPT, multiLine="false", encoding="UTF-8", **common)
             .load(list(group.paths))
         )
-        df = df.select(*[F.col(f"`{src}`").alias(canon) for src, canon in group.source_columns], CORRUPT, "_metadata")
+        df = df.select(
+            *[F.col(f"`{src}`").alias(canon) for src, canon in group.source_columns], CORRUPT, "_metadata"
+        )
         reason = _json_reason(group)
     else:
         df = spark.read.format("parquet").schema(T.StructType(source_fields)).load(list(group.paths))
-        df = df.select(*[F.col(f"`{src}`").alias(canon) for src, canon in group.source_columns],
-                       F.lit(None).cast("string").alias(CORRUPT), "_metadata")
+        df = df.select(
+            *[F.col(f"`{src}`").alias(canon) for src, canon in group.source_columns],
+            F.lit(None).cast("string").alias(CORRUPT),
+            "_metadata",
+        )
         reason = F.lit(None).cast("string")
     return df.select(
         *[F.col(c.name) for c in contract.columns],
@@ -191,14 +238,23 @@ def number_records(parsed: DataFrame, offsets: DataFrame) -> DataFrame:
     return joined.withColumn("_record_no", F.col("_mono") + F.col("_offset")).drop("_offset")
 
 
-def to_bronze(numbered: DataFrame, contract: FeedContract, run_id: str, batch_id: str, date: dt.date,
-              ingested_at: dt.datetime) -> DataFrame:
+def to_bronze(
+    numbered: DataFrame,
+    contract: FeedContract,
+    run_id: str,
+    batch_id: str,
+    date: dt.date,
+    ingested_at: dt.datetime,
+) -> DataFrame:
     from pyspark.sql import functions as F
 
     good = numbered.where(F.col(CORRUPT).isNull())
     return good.select(
         *[F.col(c.name) for c in contract.columns],
-        "_unit", "_feed", "_source_file", "_record_no",
+        "_unit",
+        "_feed",
+        "_source_file",
+        "_record_no",
         F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
         F.lit(run_id).alias("_run_id"),
         F.lit(batch_id).alias("_batch_id"),
@@ -206,8 +262,14 @@ def to_bronze(numbered: DataFrame, contract: FeedContract, run_id: str, batch_id
     )
 
 
-def to_quarantine(numbered: DataFrame, contract: FeedContract, run_id: str, batch_id: str, date: dt.date,
-                  ingested_at: dt.datetime) -> DataFrame:
+def to_quarantine(
+    numbered: DataFrame,
+    contract: FeedContract,
+    run_id: str,
+    batch_id: str,
+    date: dt.date,
+    ingested_at: dt.datetime,
+) -> DataFrame:
     from pyspark.sql import functions as F
 
     bad = numbered.where(F.col(CORRUPT).isNotNull())
@@ -248,9 +310,16 @@ class FileOutcome:
     finished_at: dt.datetime | None = None
 
     def json(self) -> dict[str, Any]:
-        return {"unit": self.unit, "feed": self.feed, "file": self.file, "status": self.status,
-                "rows_landed": self.rows_landed, "rows_bronze": self.rows_bronze,
-                "rows_quarantined": self.rows_quarantined, **({"reason": self.reason} if self.reason else {})}
+        return {
+            "unit": self.unit,
+            "feed": self.feed,
+            "file": self.file,
+            "status": self.status,
+            "rows_landed": self.rows_landed,
+            "rows_bronze": self.rows_bronze,
+            "rows_quarantined": self.rows_quarantined,
+            **({"reason": self.reason} if self.reason else {}),
+        }
 
 
 @dataclass
@@ -286,8 +355,16 @@ def _match_files(stats: list[Any], files: list[preflight.LandedFile]) -> dict[st
     return out
 
 
-def ingest_batch(spark: SparkSession, lake: Lake, contract: FeedContract, files: list[preflight.LandedFile],
-                 batch_id: str, run_id: str, date: dt.date, ingested_at: dt.datetime) -> dict[str, FileOutcome]:
+def ingest_batch(
+    spark: SparkSession,
+    lake: Lake,
+    contract: FeedContract,
+    files: list[preflight.LandedFile],
+    batch_id: str,
+    run_id: str,
+    date: dt.date,
+    ingested_at: dt.datetime,
+) -> dict[str, FileOutcome]:
     """Read, split, number and commit one contract's batch. Returns an outcome per file rel path."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -305,19 +382,29 @@ def ingest_batch(spark: SparkSession, lake: Lake, contract: FeedContract, files:
             .collect()
         )
         owner = _match_files(stats, files)
-        offsets, counts = [], defaultdict(lambda: [0, 0])
+        offsets: list[tuple[Any, ...]] = []
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         before: dict[str, int] = defaultdict(int)
         for row in sorted(stats, key=lambda r: (r["_file_path"], r["_block_start"])):
             lf = owner[row["_file_path"]]
             # record_no = mono - first + records in earlier splits of the file + 1
-            offsets.append((row["_file_path"], row["_block_start"], before[lf.rel] + 1 - row["first"],
-                            lf.rel, lf.unit, lf.feed))
+            offsets.append(
+                (
+                    row["_file_path"],
+                    row["_block_start"],
+                    before[lf.rel] + 1 - row["first"],
+                    lf.rel,
+                    lf.unit,
+                    lf.feed,
+                )
+            )
             before[lf.rel] += row["n"]
             counts[lf.rel][0] += row["n"] - row["bad"]
             counts[lf.rel][1] += row["bad"]
         offsets_schema = T.StructType.fromDDL(
             "_file_path STRING, _block_start LONG, _offset LONG, _source_file STRING, _unit STRING, _feed STRING"
         )
+        assert isinstance(offsets_schema, T.StructType)
         numbered = number_records(parsed, spark.createDataFrame(offsets, offsets_schema))
         good_total = sum(c[0] for c in counts.values())
         bad_total = sum(c[1] for c in counts.values())
@@ -326,15 +413,20 @@ def ingest_batch(spark: SparkSession, lake: Lake, contract: FeedContract, files:
         version = None
         if good_total:
             version = delta_io.append(
-                to_bronze(numbered, contract, run_id, batch_id, date, ingested_at), bronze_path,
-                txn_app_id=batch_id, user_metadata=meta, partition_by=("_logical_date",),
+                to_bronze(numbered, contract, run_id, batch_id, date, ingested_at),
+                bronze_path,
+                txn_app_id=batch_id,
+                user_metadata=meta,
+                partition_by=("_logical_date",),
             )
             if version is None:  # Delta skipped it: an earlier, crashed run committed this batch
                 version = delta_io.version_with_metadata(spark, bronze_path, "batch_id", batch_id)
         if bad_total:
             delta_io.append(
                 to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).coalesce(1),
-                lake.table("quarantine", BRONZE_RECORDS), txn_app_id=batch_id, user_metadata=meta,
+                lake.table("quarantine", BRONZE_RECORDS),
+                txn_app_id=batch_id,
+                user_metadata=meta,
             )
     finally:
         parsed.unpersist()
@@ -344,13 +436,27 @@ def ingest_batch(spark: SparkSession, lake: Lake, contract: FeedContract, files:
         reason = None
         if good + bad != lf.records:
             reason = f"count mismatch: preflight counted {lf.records} records, Spark parsed {good + bad}"
-        out[lf.rel] = FileOutcome(lf.unit, lf.feed, lf.rel, ledger.LOADED, contract.contract, reason, lf.records,
-                                  good, bad, lf.size, lf.sha256, batch_id, version)
+        out[lf.rel] = FileOutcome(
+            lf.unit,
+            lf.feed,
+            lf.rel,
+            ledger.LOADED,
+            contract.contract,
+            reason,
+            lf.records,
+            good,
+            bad,
+            lf.size,
+            lf.sha256,
+            batch_id,
+            version,
+        )
     return out
 
 
-def _classify(lf: preflight.LandedFile, state: dict[str, ledger.FileState],
-              loaded_sha: dict[tuple[str, str, str], str]) -> tuple[str, str | None]:
+def _classify(
+    lf: preflight.LandedFile, state: dict[str, ledger.FileState], loaded_sha: dict[tuple[str, str, str], str]
+) -> tuple[str, str | None]:
     """Decide what to do with a landed file given the manifest; returns (status, reason)."""
     prev = state.get(lf.rel)
     if prev is not None:
@@ -369,8 +475,15 @@ def _classify(lf: preflight.LandedFile, state: dict[str, ledger.FileState],
     return "new", None
 
 
-def run(spark: SparkSession, lake: Lake, registry: Registry, date: dt.date, run_id: str,
-        store: Store | None = None, progress: Callable[[str], None] | None = None) -> BronzeResult:
+def run(
+    spark: SparkSession,
+    lake: Lake,
+    registry: Registry,
+    date: dt.date,
+    run_id: str,
+    store: Store | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BronzeResult:
     """Ingest every new file landed for ``date``; safe to re-run any number of times."""
     store = store or store_for(lake.root)
     say = progress or (lambda _msg: None)
@@ -379,10 +492,14 @@ def run(spark: SparkSession, lake: Lake, registry: Registry, date: dt.date, run_
     started = dt.datetime.now()
     ledger.ensure_system_tables(spark, lake)
     for contract in registry.contracts_in_use():
-        delta_io.ensure_table(spark, lake.table("bronze", contract.contract), bronze_schema(contract),
-                              partition_by=("_logical_date",),
-                              properties={**ledger.APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days"},
-                              comment=f"bronze: {contract.title}; one row per landed record, as sent")
+        delta_io.ensure_table(
+            spark,
+            lake.table("bronze", contract.contract),
+            bronze_schema(contract),
+            partition_by=("_logical_date",),
+            properties={**ledger.APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days"},
+            comment=f"bronze: {contract.title}; one row per landed record, as sent",
+        )
     state = ledger.manifest_state(spark, lake, date - dt.timedelta(days=RECOVERY_WINDOW_DAYS))
     result.timings["setup_s"] = time.perf_counter() - t0
 
@@ -409,19 +526,55 @@ def run(spark: SparkSession, lake: Lake, registry: Registry, date: dt.date, run_
             assert prev.batch_id is not None
             recovering[prev.batch_id].append(lf)
         elif status == ledger.SKIPPED:
-            outcomes.append(FileOutcome(lf.unit, lf.feed, lf.rel, ledger.SKIPPED, lf.contract,
-                                        "already processed by an earlier run", bytes=lf.size, sha256=lf.sha256))
+            outcomes.append(
+                FileOutcome(
+                    lf.unit,
+                    lf.feed,
+                    lf.rel,
+                    ledger.SKIPPED,
+                    lf.contract,
+                    "already processed by an earlier run",
+                    bytes=lf.size,
+                    sha256=lf.sha256,
+                )
+            )
         else:
-            set_aside.append(FileOutcome(lf.unit, lf.feed, lf.rel, status, lf.contract, reason, lf.records, 0,
-                                         lf.records, lf.size, lf.sha256))
+            set_aside.append(
+                FileOutcome(
+                    lf.unit,
+                    lf.feed,
+                    lf.rel,
+                    status,
+                    lf.contract,
+                    reason,
+                    lf.records,
+                    0,
+                    lf.records,
+                    lf.size,
+                    lf.sha256,
+                )
+            )
     batches: list[tuple[str, list[preflight.LandedFile]]] = list(recovering.items())
     batches += [(batch_id_for(c, date, fs), fs) for c, fs in sorted(to_load.items())]
     now = dt.datetime.now()
     pending = [
-        {"file": lf.rel, "unit": lf.unit, "feed": lf.feed, "contract": lf.contract, "logical_date": date,
-         "size": lf.size, "sha256": lf.sha256, "status": ledger.PENDING, "batch_id": bid, "records": lf.records,
-         "run_id": run_id, "recorded_at": now}
-        for bid, fs in batches if bid not in recovering for lf in fs
+        {
+            "file": lf.rel,
+            "unit": lf.unit,
+            "feed": lf.feed,
+            "contract": lf.contract,
+            "logical_date": date,
+            "size": lf.size,
+            "sha256": lf.sha256,
+            "status": ledger.PENDING,
+            "batch_id": bid,
+            "records": lf.records,
+            "run_id": run_id,
+            "recorded_at": now,
+        }
+        for bid, fs in batches
+        if bid not in recovering
+        for lf in fs
     ]
     ledger.append_rows(spark, lake, "_system", "file_manifest", pending)
 
@@ -445,8 +598,15 @@ def run(spark: SparkSession, lake: Lake, registry: Registry, date: dt.date, run_
     return result
 
 
-def _ingest_isolated(spark: SparkSession, lake: Lake, contract: FeedContract, files: list[preflight.LandedFile],
-                     batch_id: str, run_id: str, date: dt.date) -> list[FileOutcome]:
+def _ingest_isolated(
+    spark: SparkSession,
+    lake: Lake,
+    contract: FeedContract,
+    files: list[preflight.LandedFile],
+    batch_id: str,
+    run_id: str,
+    date: dt.date,
+) -> list[FileOutcome]:
     """Ingest a batch; if it fails, retry file by file so one bad delivery fails alone."""
     ingested_at = dt.datetime.now()
     try:
@@ -454,11 +614,27 @@ def _ingest_isolated(spark: SparkSession, lake: Lake, contract: FeedContract, fi
     except Exception as exc:  # a Spark failure of any kind must not stop the other units
         if len(files) == 1:
             lf = files[0]
-            return [FileOutcome(lf.unit, lf.feed, lf.rel, ledger.FAILED, contract.contract,
-                                f"ingest failed: {_short_error(exc)}", lf.records, 0, 0, lf.size, lf.sha256, batch_id)]
+            return [
+                FileOutcome(
+                    lf.unit,
+                    lf.feed,
+                    lf.rel,
+                    ledger.FAILED,
+                    contract.contract,
+                    f"ingest failed: {_short_error(exc)}",
+                    lf.records,
+                    0,
+                    0,
+                    lf.size,
+                    lf.sha256,
+                    batch_id,
+                )
+            ]
     out: list[FileOutcome] = []
     for lf in files:
-        out += _ingest_isolated(spark, lake, contract, [lf], batch_id_for(contract.contract, date, [lf]), run_id, date)
+        out += _ingest_isolated(
+            spark, lake, contract, [lf], batch_id_for(contract.contract, date, [lf]), run_id, date
+        )
     return out
 
 
@@ -467,8 +643,9 @@ def _short_error(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:500]
 
 
-def _set_aside(spark: SparkSession, lake: Lake, store: Store, outcomes: list[FileOutcome], run_id: str,
-               date: dt.date) -> None:
+def _set_aside(
+    spark: SparkSession, lake: Lake, store: Store, outcomes: list[FileOutcome], run_id: str, date: dt.date
+) -> None:
     """Copy rejected, duplicate and conflicting files to quarantine/files and record why."""
     rows = []
     now = dt.datetime.now()
@@ -476,29 +653,71 @@ def _set_aside(spark: SparkSession, lake: Lake, store: Store, outcomes: list[Fil
         unit, feed, day, name = o.file.split("/")
         copy = lake.rejected_file_copy(day, unit, feed, name)
         store.copy(f"{lake.zone('landing')}/{o.file}", copy)
-        rows.append({"run_id": run_id, "logical_date": date, "unit": unit, "feed": feed, "source_file": o.file,
-                     "status": o.status, "reason": o.reason, "records": o.rows_landed, "size": o.bytes,
-                     "sha256": o.sha256, "copy_path": copy, "recorded_at": now})
+        rows.append(
+            {
+                "run_id": run_id,
+                "logical_date": date,
+                "unit": unit,
+                "feed": feed,
+                "source_file": o.file,
+                "status": o.status,
+                "reason": o.reason,
+                "records": o.rows_landed,
+                "size": o.bytes,
+                "sha256": o.sha256,
+                "copy_path": copy,
+                "recorded_at": now,
+            }
+        )
     ledger.append_rows(spark, lake, "quarantine", REJECTED_FILES, rows, txn_app_id=f"rejected:{run_id}")
 
 
 def _record(spark: SparkSession, lake: Lake, outcomes: list[FileOutcome], run_id: str, date: dt.date) -> None:
     now = dt.datetime.now()
     manifest = [
-        {"file": o.file, "unit": o.unit, "feed": o.feed, "contract": o.contract, "logical_date": date,
-         "size": o.bytes, "sha256": o.sha256, "status": o.status, "batch_id": o.batch_id,
-         "bronze_version": o.bronze_version, "records": o.rows_landed, "reason": o.reason, "run_id": run_id,
-         "recorded_at": now}
-        for o in outcomes if o.status != ledger.SKIPPED
+        {
+            "file": o.file,
+            "unit": o.unit,
+            "feed": o.feed,
+            "contract": o.contract,
+            "logical_date": date,
+            "size": o.bytes,
+            "sha256": o.sha256,
+            "status": o.status,
+            "batch_id": o.batch_id,
+            "bronze_version": o.bronze_version,
+            "records": o.rows_landed,
+            "reason": o.reason,
+            "run_id": run_id,
+            "recorded_at": now,
+        }
+        for o in outcomes
+        if o.status != ledger.SKIPPED
     ]
     ledger.append_rows(spark, lake, "_system", "file_manifest", manifest, txn_app_id=f"manifest:{run_id}")
     rows = [
-        {"run_id": run_id, "logical_date": date, "unit": o.unit, "feed": o.feed, "contract": o.contract,
-         "file": o.file, "status": o.status, "reason": o.reason, "rows_landed": o.rows_landed,
-         "rows_bronze": o.rows_bronze, "rows_quarantined": o.rows_quarantined, "bytes": o.bytes,
-         "sha256": o.sha256, "batch_id": o.batch_id, "bronze_version": o.bronze_version,
-         "started_at": o.started_at, "finished_at": o.finished_at,
-         "duration_s": (o.finished_at - o.started_at).total_seconds() if o.started_at and o.finished_at else None}
+        {
+            "run_id": run_id,
+            "logical_date": date,
+            "unit": o.unit,
+            "feed": o.feed,
+            "contract": o.contract,
+            "file": o.file,
+            "status": o.status,
+            "reason": o.reason,
+            "rows_landed": o.rows_landed,
+            "rows_bronze": o.rows_bronze,
+            "rows_quarantined": o.rows_quarantined,
+            "bytes": o.bytes,
+            "sha256": o.sha256,
+            "batch_id": o.batch_id,
+            "bronze_version": o.bronze_version,
+            "started_at": o.started_at,
+            "finished_at": o.finished_at,
+            "duration_s": (o.finished_at - o.started_at).total_seconds()
+            if o.started_at and o.finished_at
+            else None,
+        }
         for o in outcomes
     ]
     ledger.append_rows(spark, lake, "_system", "run_ledger", rows, txn_app_id=f"ledger:{run_id}")

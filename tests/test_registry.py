@@ -28,7 +28,9 @@ def test_registry_size_and_spread(registry):
 def test_contracts_declare_what_ingestion_needs(registry):
     for c in registry.contracts.values():
         assert c.business_keys and c.event_time and c.owner and c.cadence
-        assert any(a for col in c.columns for a in col.aliases if any("\u4e00" <= ch <= "\u9fff" for ch in a)), c.contract
+        assert any(
+            a for col in c.columns for a in col.aliases if any("\u4e00" <= ch <= "\u9fff" for ch in a)
+        ), c.contract
     pii = {c.contract for c in registry.contracts.values() if c.pii_columns}
     assert {"service_requests", "medical_visits"} <= pii
     assert registry.contracts["enterprise_cloud_adoption"].business_keys[0] == "uscc"
@@ -59,7 +61,11 @@ def test_onboarding_is_one_file(tmp_path):
 @pytest.mark.parametrize(
     ("fixture", "field", "reason"),
     [
-        ("bad_contract_ref.yaml", "feeds[parking_occupancy].contract", "unknown contract 'parking_occupancy_v9'"),
+        (
+            "bad_contract_ref.yaml",
+            "feeds[parking_occupancy].contract",
+            "unknown contract 'parking_occupancy_v9'",
+        ),
         ("bad_district.yaml", "district_code", "'310199' is not a current GB/T 2260 district code"),
         ("bad_typo.yaml", "feeds[air_quality].encodng", "unknown field"),
         ("bad_encoding.yaml", "feeds[air_quality].encoding", "unknown encoding 'big-five-ish'"),
@@ -81,21 +87,30 @@ def test_broken_unit_gets_a_precise_error(tmp_path, fixture, field, reason):
 def test_broken_contract_names_field(tmp_path):
     root = _copy_registry(tmp_path)
     path = root / "contracts" / "air_quality.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("event_time: measured_at", "event_time: measured_when"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("event_time: measured_at", "event_time: measured_when"),
+        encoding="utf-8",
+    )
     with pytest.raises(RegistryError) as err:
         load_registry(root)
-    assert any(p.file == str(path) and "event_time 'measured_when' is not a column" in p.reason
-               for p in err.value.problems)
+    assert any(
+        p.file == str(path) and "event_time 'measured_when' is not a column" in p.reason
+        for p in err.value.problems
+    )
 
 
 def test_cli_validate_exits_2_and_names_file(tmp_path):
     root = _copy_registry(tmp_path)
     shutil.copy(FIXTURES / "broken" / "bad_district.yaml", root / "units" / "bad_district.yaml")
-    proc = subprocess.run([sys.executable, "-m", "citylake.cli", "registry", "validate", "--root", str(root)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "citylake.cli", "registry", "validate", "--root", str(root)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "bad_district.yaml: district_code:" in proc.stderr
-    ok = subprocess.run([sys.executable, "-m", "citylake.cli", "registry", "validate"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "citylake.cli", "registry", "validate"], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     assert "206 units" in ok.stdout or "units" in ok.stdout

@@ -23,11 +23,19 @@ UNITS = ["d310115_parking", "op_teld", "d310104_gov_service", "op_nio_power", "o
 
 
 def _ledger(spark, lake: Lake, run_id: str):
-    return spark.read.format("delta").load(lake.table("_system", "run_ledger")).where(f"run_id = '{run_id}'").collect()
+    return (
+        spark.read.format("delta")
+        .load(lake.table("_system", "run_ledger"))
+        .where(f"run_id = '{run_id}'")
+        .collect()
+    )
 
 
 def _bronze_versions(spark, lake: Lake, registry) -> dict[str, int | None]:
-    return {c.contract: latest_version(spark, lake.table("bronze", c.contract)) for c in registry.contracts_in_use()}
+    return {
+        c.contract: latest_version(spark, lake.table("bronze", c.contract))
+        for c in registry.contracts_in_use()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +67,9 @@ def test_quarantine_has_exact_records_raw_text_and_reason(spark, day):
     lake, reports, _ = day
     q = spark.read.format("delta").load(lake.table("quarantine", "bronze_records")).collect()
     got = {(r["source_file"].rsplit("/", 1)[-1], r["record_no"]) for r in q}
-    want = {(Path(rep.path).name, n) for rep in reports if rep.kind != "resend" for n in rep.malformed_records}
+    want = {
+        (Path(rep.path).name, n) for rep in reports if rep.kind != "resend" for n in rep.malformed_records
+    }
     assert got == want and want
     for r in q:
         assert r["raw_text"] and r["reason"]
@@ -70,7 +80,9 @@ def test_bronze_matches_the_file_parsed_independently(spark, registry, day):
     """Compare one GBK/GB18030 CSV with Chinese headers, record by record, with Python's csv."""
     lake, reports, _ = day
     feed = registry.feed("d310115_parking", "parking_lots")
-    rep = next(r for r in reports if r.unit == "d310115_parking" and r.feed == "parking_lots" and r.kind == "main")
+    rep = next(
+        r for r in reports if r.unit == "d310115_parking" and r.feed == "parking_lots" and r.kind == "main"
+    )
     raw = Path(rep.path).read_bytes()
     if feed.spec.compression == "gzip":
         raw = gzip.decompress(raw)
@@ -82,10 +94,12 @@ def test_bronze_matches_the_file_parsed_independently(spark, registry, day):
             continue
         expected[n] = dict(zip(header, cells, strict=True))
     bronze = (
-        spark.read.format("delta").load(lake.table("bronze", "parking_lots"))
+        spark.read.format("delta")
+        .load(lake.table("bronze", "parking_lots"))
         .where(f"_source_file LIKE '%/{Path(rep.path).name}'")
         # render times in the session zone (Asia/Shanghai), not the Python process's zone
-        .selectExpr("*", "date_format(updated_at, 'yyyy-MM-dd HH:mm:ss') AS updated_local").collect()
+        .selectExpr("*", "date_format(updated_at, 'yyyy-MM-dd HH:mm:ss') AS updated_local")
+        .collect()
     )
     assert len(bronze) == len(expected)
     for row in bronze:
@@ -150,23 +164,33 @@ def bad_day(spark, registry, tmp_path_factory):
     p.parent.mkdir(parents=True)
     p.write_text("a,b\n1,2\n")
     cases["unknown_unit"] = p
-    cases["unknown_feed"] = _land(lake, type(gbk)(gbk.unit, gbk.spec.model_copy(update={"feed": "no_such_feed"}),
-                                                     gbk.contract), "y.csv", b"a\n1\n")
+    cases["unknown_feed"] = _land(
+        lake,
+        type(gbk)(gbk.unit, gbk.spec.model_copy(update={"feed": "no_such_feed"}), gbk.contract),
+        "y.csv",
+        b"a\n1\n",
+    )
     cases["empty"] = _land(lake, gbk, "empty.csv", b"")
-    cases["header_only"] = _land(lake, gbk, "header_only.csv", _csv_text(gbk).splitlines()[0].encode("gbk") + b"\n")
+    cases["header_only"] = _land(
+        lake, gbk, "header_only.csv", _csv_text(gbk).splitlines()[0].encode("gbk") + b"\n"
+    )
     # a unit declared UTF-8 sends GBK: the ASCII header decodes, the first Chinese record does not
     cases["wrong_encoding"] = _land(lake, utf8, "gbk_not_utf8.csv", _csv_text(utf8).encode("gbk"))
     full = render(gz, build_rows(gz, DAY, 0.05), {})
     cases["truncated_gzip"] = _land(lake, gz, "truncated.csv.gz", full[: len(full) // 2])
     lines = _csv_text(gbk).splitlines()
-    cases["extra_column"] = _land(lake, gbk, "extra.csv",
-                                  "\n".join([lines[0] + ",备注"] + [x + ",x" for x in lines[1:]]).encode("gbk"))
-    cases["missing_column"] = _land(lake, gbk, "missing.csv",
-                                    "\n".join(x.rsplit(",", 1)[0] for x in lines).encode("gbk"))
+    cases["extra_column"] = _land(
+        lake, gbk, "extra.csv", "\n".join([lines[0] + ",备注"] + [x + ",x" for x in lines[1:]]).encode("gbk")
+    )
+    cases["missing_column"] = _land(
+        lake, gbk, "missing.csv", "\n".join(x.rsplit(",", 1)[0] for x in lines).encode("gbk")
+    )
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    cols = {c.name: pa.array(["not-a-number"] if c.type != "string" else ["x"]) for c in pq_feed.contract.columns}
+    cols = {
+        c.name: pa.array(["not-a-number"] if c.type != "string" else ["x"]) for c in pq_feed.contract.columns
+    }
     buf = io.BytesIO()
     pq.write_table(pa.table(cols), buf)
     cases["parquet_wrong_types"] = _land(lake, pq_feed, "wrong_types.parquet", buf.getvalue())

@@ -1,0 +1,90 @@
+"""The README's commands, end to end, in subprocesses against a fresh lake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(lake_root, *args, check_codes=(0,)):
+    env = {**os.environ, "CITYLAKE_LAKE_ROOT": str(lake_root)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "citylake.cli", *args], capture_output=True, text=True, env=env, timeout=900
+    )
+    assert proc.returncode in check_codes, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_lake(tmp_path_factory, registry):
+    root = tmp_path_factory.mktemp("demo") / "lake"
+    proc = _cli(root, "demo", "--scale", "0.02")
+    return root, proc
+
+
+def test_demo_exits_0_and_prints_a_summary(demo_lake):
+    _, proc = demo_lake
+    assert "Where to look next" in proc.stdout
+    assert "loaded" in proc.stdout and "bronze.ev_charging_sessions" in proc.stdout
+
+
+def test_catalog_lists_a_bronze_table_per_contract(demo_lake, registry):
+    root, _ = demo_lake
+    tables = json.loads(_cli(root, "catalog", "--json").stdout)
+    assert all(set(t) == {"name", "layer", "path", "format", "version", "rows"} for t in tables)
+    bronze = {t["name"] for t in tables if t["layer"] == "bronze" and t["rows"] > 0}
+    assert bronze == {f"bronze.{c.contract}" for c in registry.contracts_in_use()}
+    assert {"ops.run_ledger", "ops.file_manifest", "quarantine.bronze_records"} <= {t["name"] for t in tables}
+
+
+def test_run_json_shape_and_rerun_adds_nothing(demo_lake):
+    root, _ = demo_lake
+    out = json.loads(_cli(root, "run", "--date", "2026-11-20", "--json").stdout)
+    assert set(out) == {"date", "run_id", "status", "files"}
+    assert out["status"] == "ok" and out["date"] == "2026-11-20"
+    assert out["files"] and {f["status"] for f in out["files"]} == {"skipped"}
+    assert sum(f["rows_bronze"] for f in out["files"]) == 0
+    assert set(out["files"][0]) >= {
+        "unit",
+        "feed",
+        "file",
+        "status",
+        "rows_landed",
+        "rows_bronze",
+        "rows_quarantined",
+    }
+
+
+def test_query_and_registry_list(demo_lake):
+    root, _ = demo_lake
+    rows = json.loads(
+        _cli(
+            root,
+            "query",
+            "SELECT count(*) AS n FROM ops.run_ledger WHERE rows_landed <> rows_bronze + rows_quarantined",
+            "--json",
+        ).stdout
+    )
+    assert rows == [{"n": 0}]
+    units = json.loads(_cli(root, "registry", "list", "--json").stdout)
+    assert len(units) >= 200 and set(units[0]) == {"unit", "name", "feeds"}
+    assert set(units[0]["feeds"][0]) == {"feed", "contract"}
+
+
+def test_partial_run_exits_3(tmp_path):
+    root = tmp_path / "lake"
+    bad = root / "landing" / "op_teld" / "ev_charging_sessions" / "2026-11-21"
+    bad.mkdir(parents=True)
+    (bad / "empty.jsonl.gz").write_bytes(b"")
+    _cli(root, "generate", "--date", "2026-11-21", "--scale", "0.01", "--units", "op_xpeng")
+    out = json.loads(_cli(root, "run", "--date", "2026-11-21", "--json", check_codes=(3,)).stdout)
+    assert out["status"] == "partial"
+    statuses = {f["file"].rsplit("/", 1)[-1]: f["status"] for f in out["files"]}
+    assert statuses["empty.jsonl.gz"] == "rejected"
+    assert {s for name, s in statuses.items() if name.startswith("op_xpeng")} <= {"loaded", "duplicate"}
