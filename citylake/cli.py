@@ -43,7 +43,8 @@ def _console(json_mode: bool) -> Any:
     from rich.console import Console
 
     # Human output goes to stderr when --json owns stdout.
-    return Console(stderr=json_mode, highlight=False)
+    # soft_wrap: long paths and SQL stay on one line, so they can be copied.
+    return Console(stderr=json_mode, highlight=False, soft_wrap=True)
 
 
 def _progress(console: Any) -> Callable[[str], None]:

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 
+RECENT_COMMITS = 50
+
+
 def ensure_table(
     spark: SparkSession,
     path: str,
@@ -49,13 +52,12 @@ def append(
     txn_version: int = 1,
     user_metadata: dict[str, Any] | None = None,
     partition_by: tuple[str, ...] = (),
-) -> int | None:
+) -> None:
     """Append ``df``; with a txn id, Delta skips a write it has already committed (exactly-once).
 
-    Returns the version this call committed, or None when nothing was committed.
+    Find the commit afterwards with ``version_with_metadata``: it also finds a commit an earlier,
+    crashed run made, which is the one that counts when Delta skipped this write.
     """
-    spark = df.sparkSession
-    before = latest_version(spark, path)
     writer = df.write.format("delta").mode("append")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
@@ -64,8 +66,6 @@ def append(
     if user_metadata:
         writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True))
     writer.save(path)
-    after = latest_version(spark, path)
-    return after if after != before else None
 
 
 def version_with_metadata(spark: SparkSession, path: str, key: str, value: str) -> int | None:
@@ -75,11 +75,14 @@ def version_with_metadata(spark: SparkSession, path: str, key: str, value: str) 
 
     if not DeltaTable.isDeltaTable(spark, path):
         return None
-    hist = DeltaTable.forPath(spark, path).history().where(F.col("userMetadata").isNotNull())
-    for row in hist.select("version", "userMetadata").orderBy(F.desc("version")).collect():
-        try:
-            if json.loads(row["userMetadata"]).get(key) == value:
-                return int(row["version"])
-        except (ValueError, AttributeError):
-            continue
+    table = DeltaTable.forPath(spark, path)
+    # The commit is nearly always among the newest few; the full history is the fallback.
+    for hist in (table.history(RECENT_COMMITS), table.history()):
+        rows = hist.where(F.col("userMetadata").isNotNull()).select("version", "userMetadata").collect()
+        for row in sorted(rows, key=lambda r: -int(r["version"])):
+            try:
+                if json.loads(row["userMetadata"]).get(key) == value:
+                    return int(row["version"])
+            except (ValueError, AttributeError):
+                continue
     return None

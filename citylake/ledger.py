@@ -94,13 +94,13 @@ def append_rows(
     name: str,
     rows: Iterable[dict[str, Any]],
     txn_app_id: str | None = None,
-) -> int | None:
+) -> None:
     rows = list(rows)
     if not rows:
-        return None
+        return
     schema = _schema(TABLES[(zone, name)])
     df = spark.createDataFrame([tuple(r.get(f.name) for f in schema.fields) for r in rows], schema)
-    return delta_io.append(df.coalesce(1), lake.table(zone, name), txn_app_id=txn_app_id)
+    delta_io.append(df.coalesce(1), lake.table(zone, name), txn_app_id=txn_app_id)
 
 
 @dataclass(frozen=True)

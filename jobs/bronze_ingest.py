@@ -412,15 +412,15 @@ def ingest_batch(
         bronze_path = lake.table("bronze", contract.contract)
         version = None
         if good_total:
-            version = delta_io.append(
+            delta_io.append(
                 to_bronze(numbered, contract, run_id, batch_id, date, ingested_at),
                 bronze_path,
                 txn_app_id=batch_id,
                 user_metadata=meta,
                 partition_by=("_logical_date",),
             )
-            if version is None:  # Delta skipped it: an earlier, crashed run committed this batch
-                version = delta_io.version_with_metadata(spark, bronze_path, "batch_id", batch_id)
+            # This run's commit, or the one a crashed run made when Delta skipped this write.
+            version = delta_io.version_with_metadata(spark, bronze_path, "batch_id", batch_id)
         if bad_total:
             delta_io.append(
                 to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).coalesce(1),
