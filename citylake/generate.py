@@ -631,8 +631,6 @@ BUILDERS = {
 
 # --- faults --------------------------------------------------------------------------------
 
-MALFORM = "__malformed__"
-
 
 def _inject(
     contract: FeedContract, fmt: str, rows: list[list[Any]], rng: np.random.Generator

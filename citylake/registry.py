@@ -29,7 +29,6 @@ PiiKind = Literal["resident_id", "mobile", "name", "address", "licence_plate"]
 Role = Literal["district_code", "street_code", "lon", "lat", "uscc", "object_id"]
 ActionArea = Literal["new_networks", "new_facilities", "new_platforms", "new_terminals"]
 Cadence = Literal["15min", "hourly", "daily", "weekly"]
-CADENCE_HOURS: dict[str, float] = {"15min": 0.25, "hourly": 1, "daily": 24, "weekly": 168}
 
 
 class _Strict(BaseModel):

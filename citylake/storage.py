@@ -142,14 +142,6 @@ class S3Store:
         except self.s3.exceptions.ClientError:
             return False
 
-    def presigned_upload_url(self, path: str, expires_s: int = 3600) -> str:
-        """A URL a source unit can PUT one file to, scoped to its own landing prefix."""
-        bucket, key = split_s3(path)
-        url: str = self.s3.generate_presigned_url(
-            "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
-        )
-        return url
-
 
 def store_for(root: str) -> Store:
     return S3Store() if root.startswith(("s3a://", "s3://")) else LocalStore()

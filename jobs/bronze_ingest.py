@@ -40,16 +40,6 @@ if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
 CORRUPT = "_corrupt_record"
-META_COLUMNS = (
-    "_unit",
-    "_feed",
-    "_source_file",
-    "_record_no",
-    "_ingested_at",
-    "_run_id",
-    "_batch_id",
-    "_logical_date",
-)
 SPARK_CHARSETS = {
     "utf-8": "UTF-8",
     "utf8": "UTF-8",
