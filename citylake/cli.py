@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from citylake.registry import RegistryError, load_registry
@@ -70,6 +71,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_registry_validate(args: argparse.Namespace) -> int:
     settings = load_settings()
     reg = load_registry(args.root or settings.registry_dir)
+    from citylake.quality.suites import validate_suites
+
+    problems = validate_suites(reg, Path(args.expectations or settings.expectations_dir))
+    if problems:
+        raise RegistryError(problems)
     feeds = sum(len(u.feeds) for u in reg.units.values())
     print(
         f"registry OK: {len(reg.units)} units, {len(reg.contracts)} feed contracts, {feeds} feeds ({reg.root})"
@@ -271,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = reg.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
     v = rsub.add_parser("validate", help="validate every contract, unit and suite; exit 2 on any problem")
     v.add_argument("--root", help="registry directory (default: schemas/ or CITYLAKE_REGISTRY_DIR)")
+    v.add_argument(
+        "--expectations", help="suites directory (default: expectations/ or CITYLAKE_EXPECTATIONS_DIR)"
+    )
     v.set_defaults(func=cmd_registry_validate)
     ls = rsub.add_parser("list", help="list source units and their feeds")
     ls.add_argument("--root", help="registry directory")

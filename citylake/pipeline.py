@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from citylake import catalog, ledger
 from citylake.lake import RUNS, Lake
-from citylake.registry import Registry, load_registry
+from citylake.registry import Registry, RegistryError, load_registry
 from citylake.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -64,6 +64,11 @@ def run_daily(
 
     settings = settings or load_settings()
     registry = registry or load_registry(settings.registry_dir)  # a registry error stops us before Spark
+    from citylake.quality.suites import validate_suites
+
+    problems = validate_suites(registry, settings.expectations_dir)
+    if problems:
+        raise RegistryError(problems)
     if spark is None:
         from citylake.spark import get_spark
 
