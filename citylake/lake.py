@@ -14,6 +14,7 @@ TABLE_ZONES = ("bronze", "silver", "gold", "quarantine", "_system")
 FILE_MANIFEST = "file_manifest"
 RUN_LEDGER = "run_ledger"
 RUNS = "runs"
+DQ_RESULTS = "dq_results"
 # quarantine tables
 BRONZE_RECORDS = "bronze_records"
 REJECTED_FILES = "rejected_files"

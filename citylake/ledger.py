@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io
-from citylake.lake import BRONZE_RECORDS, FILE_MANIFEST, REJECTED_FILES, RUN_LEDGER, RUNS, Lake
+from citylake.lake import BRONZE_RECORDS, DQ_RESULTS, FILE_MANIFEST, REJECTED_FILES, RUN_LEDGER, RUNS, Lake
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -55,14 +55,19 @@ MANIFEST_DDL = (
 )
 LEDGER_DDL = (
     "run_id STRING NOT NULL, logical_date DATE, unit STRING, feed STRING, contract STRING, file STRING, "
-    "status STRING, reason STRING, rows_landed LONG, rows_bronze LONG, rows_quarantined LONG, bytes LONG, "
-    "sha256 STRING, batch_id STRING, bronze_version LONG, started_at TIMESTAMP, finished_at TIMESTAMP, "
+    "status STRING, reason STRING, rows_landed LONG, rows_bronze LONG, rows_quarantined LONG, "
+    "rows_dq_dropped LONG, bytes LONG, sha256 STRING, batch_id STRING, bronze_version LONG, started_at TIMESTAMP, finished_at TIMESTAMP, "
     "duration_s DOUBLE"
 )
 RUNS_DDL = (
     "run_id STRING NOT NULL, logical_date DATE, status STRING, started_at TIMESTAMP, finished_at TIMESTAMP, "
     "duration_s DOUBLE, files LONG, rows_landed LONG, rows_bronze LONG, rows_quarantined LONG, "
     "failed_feeds LONG, detail STRING"
+)
+DQ_RESULTS_DDL = (
+    "run_id STRING NOT NULL, logical_date DATE, unit STRING, feed STRING, contract STRING, file STRING, "
+    "suite STRING, expectation_id STRING, expectation_type STRING, column STRING, severity STRING, "
+    "rows_checked LONG, failures LONG, recorded_at TIMESTAMP"
 )
 QUARANTINE_DDL = (
     "run_id STRING, logical_date DATE, unit STRING, feed STRING, contract STRING, source_file STRING, "
@@ -77,6 +82,7 @@ TABLES: dict[tuple[str, str], str] = {
     ("_system", FILE_MANIFEST): MANIFEST_DDL,
     ("_system", RUN_LEDGER): LEDGER_DDL,
     ("_system", RUNS): RUNS_DDL,
+    ("_system", DQ_RESULTS): DQ_RESULTS_DDL,
     ("quarantine", BRONZE_RECORDS): QUARANTINE_DDL,
     ("quarantine", REJECTED_FILES): REJECTED_DDL,
 }

@@ -28,11 +28,15 @@ import urllib.parse
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io, ledger, preflight
-from citylake.lake import BRONZE_RECORDS, REJECTED_FILES, Lake
+from citylake.lake import BRONZE_RECORDS, DQ_RESULTS, REJECTED_FILES, Lake
+from citylake.quality.rowchecks import DQ_FAILED, RowCheck, tag_rows
+from citylake.quality.suites import load_row_checks
 from citylake.registry import FeedContract, Registry
+from citylake.settings import load_settings
 from citylake.storage import Store, store_for
 
 if TYPE_CHECKING:
@@ -81,6 +85,8 @@ def bronze_schema(contract: FeedContract) -> StructType:
         T.StructField("_run_id", T.StringType(), False),
         T.StructField("_batch_id", T.StringType(), False),
         T.StructField("_logical_date", T.DateType(), False),
+        # ids of the suite's row-level expectations this record breaks (see citylake.quality)
+        T.StructField(DQ_FAILED, T.ArrayType(T.StringType(), False), True),
     ]
     return T.StructType(fields)
 
@@ -231,6 +237,7 @@ def number_records(parsed: DataFrame, offsets: DataFrame) -> DataFrame:
 def to_bronze(
     numbered: DataFrame,
     contract: FeedContract,
+    checks: list[RowCheck],
     run_id: str,
     batch_id: str,
     date: dt.date,
@@ -238,7 +245,7 @@ def to_bronze(
 ) -> DataFrame:
     from pyspark.sql import functions as F
 
-    good = numbered.where(F.col(CORRUPT).isNull())
+    good = tag_rows(numbered.where(F.col(CORRUPT).isNull()), checks)
     return good.select(
         *[F.col(c.name) for c in contract.columns],
         "_unit",
@@ -249,6 +256,7 @@ def to_bronze(
         F.lit(run_id).alias("_run_id"),
         F.lit(batch_id).alias("_batch_id"),
         F.lit(date).cast("date").alias("_logical_date"),
+        DQ_FAILED,
     )
 
 
@@ -296,6 +304,8 @@ class FileOutcome:
     sha256: str = ""
     batch_id: str | None = None
     bronze_version: int | None = None
+    rows_dq_dropped: int = 0
+    dq_failures: dict[str, int] = field(default_factory=dict)
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
 
@@ -354,6 +364,7 @@ def ingest_batch(
     run_id: str,
     date: dt.date,
     ingested_at: dt.datetime,
+    checks: list[RowCheck],
 ) -> dict[str, FileOutcome]:
     """Read, split, number and commit one contract's batch. Returns an outcome per file rel path."""
     from pyspark import StorageLevel
@@ -366,14 +377,31 @@ def ingest_batch(
         parsed = parsed.unionByName(f)
     parsed = parsed.withColumn("_mono", F.monotonically_increasing_id()).persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        # The same aggregation counts row-level DQ failures: validation adds no Spark job.
+        parsed_ok = F.col(CORRUPT).isNull()
+        drop = [c for c in checks if c.severity == "drop"]
+        dq_aggs = [
+            F.sum(F.when(parsed_ok & c.breaks(), 1).otherwise(0)).alias(f"_dq{n}")
+            for n, c in enumerate(checks)
+        ]
+        any_drop = F.lit(False)
+        for c in drop:
+            any_drop = any_drop | F.coalesce(c.breaks(), F.lit(False))
         stats = (
             parsed.groupBy("_file_path", "_block_start")
-            .agg(F.min("_mono").alias("first"), F.count(F.lit(1)).alias("n"), F.count(CORRUPT).alias("bad"))
+            .agg(
+                F.min("_mono").alias("first"),
+                F.count(F.lit(1)).alias("n"),
+                F.count(CORRUPT).alias("bad"),
+                F.sum(F.when(parsed_ok & any_drop, 1).otherwise(0)).alias("dropped"),
+                *dq_aggs,
+            )
             .collect()
         )
         owner = _match_files(stats, files)
         offsets: list[tuple[Any, ...]] = []
-        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        dq: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((c.id for c in checks), 0))
         before: dict[str, int] = defaultdict(int)
         for row in sorted(stats, key=lambda r: (r["_file_path"], r["_block_start"])):
             lf = owner[row["_file_path"]]
@@ -391,6 +419,9 @@ def ingest_batch(
             before[lf.rel] += row["n"]
             counts[lf.rel][0] += row["n"] - row["bad"]
             counts[lf.rel][1] += row["bad"]
+            counts[lf.rel][2] += row["dropped"] or 0
+            for n, c in enumerate(checks):
+                dq[lf.rel][c.id] += row[f"_dq{n}"] or 0
         offsets_schema = T.StructType.fromDDL(
             "_file_path STRING, _block_start LONG, _offset LONG, _source_file STRING, _unit STRING, _feed STRING"
         )
@@ -403,7 +434,7 @@ def ingest_batch(
         version = None
         if good_total:
             delta_io.append(
-                to_bronze(numbered, contract, run_id, batch_id, date, ingested_at),
+                to_bronze(numbered, contract, checks, run_id, batch_id, date, ingested_at),
                 bronze_path,
                 txn_app_id=batch_id,
                 user_metadata=meta,
@@ -422,7 +453,7 @@ def ingest_batch(
         parsed.unpersist()
     out = {}
     for lf in files:
-        good, bad = counts.get(lf.rel, (0, 0))
+        good, bad, dropped = counts.get(lf.rel, (0, 0, 0))
         reason = None
         if good + bad != lf.records:
             reason = f"count mismatch: preflight counted {lf.records} records, Spark parsed {good + bad}"
@@ -440,6 +471,8 @@ def ingest_batch(
             lf.sha256,
             batch_id,
             version,
+            rows_dq_dropped=dropped,
+            dq_failures=dq.get(lf.rel, {}),
         )
     return out
 
@@ -473,9 +506,11 @@ def run(
     run_id: str,
     store: Store | None = None,
     progress: Callable[[str], None] | None = None,
+    expectations_dir: Path | None = None,
 ) -> BronzeResult:
     """Ingest every new file landed for ``date``; safe to re-run any number of times."""
     store = store or store_for(lake.root)
+    checks = load_row_checks(registry, expectations_dir or load_settings().expectations_dir)
     say = progress or (lambda _msg: None)
     result = BronzeResult(run_id, date)
     t0 = time.perf_counter()
@@ -572,16 +607,19 @@ def run(
     for n, (bid, files) in enumerate(batches, start=1):
         contract = registry.contracts[files[0].contract or ""]
         say(f"bronze {n}/{len(batches)}: {contract.contract} ({len(files)} files)")
-        outcomes += _ingest_isolated(spark, lake, contract, files, bid, run_id, date)
+        outcomes += _ingest_isolated(
+            spark, lake, contract, files, bid, run_id, date, checks[contract.contract]
+        )
     result.timings["ingest_s"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    _set_aside(spark, lake, store, set_aside, run_id, date)
+    failed = [o for o in outcomes if o.status == ledger.FAILED]
+    _set_aside(spark, lake, store, set_aside + failed, run_id, date)
     outcomes += set_aside
     finished = dt.datetime.now()
     for o in outcomes:
         o.started_at, o.finished_at = started, finished
-    _record(spark, lake, outcomes, run_id, date)
+    _record(spark, lake, outcomes, run_id, date, checks)
     result.files = sorted(outcomes, key=lambda o: o.file)
     result.timings["record_s"] = time.perf_counter() - t3
     result.timings["total_s"] = time.perf_counter() - t0
@@ -596,11 +634,14 @@ def _ingest_isolated(
     batch_id: str,
     run_id: str,
     date: dt.date,
+    checks: list[RowCheck],
 ) -> list[FileOutcome]:
     """Ingest a batch; if it fails, retry file by file so one bad delivery fails alone."""
     ingested_at = dt.datetime.now()
     try:
-        return list(ingest_batch(spark, lake, contract, files, batch_id, run_id, date, ingested_at).values())
+        return list(
+            ingest_batch(spark, lake, contract, files, batch_id, run_id, date, ingested_at, checks).values()
+        )
     except Exception as exc:  # a Spark failure of any kind must not stop the other units
         if len(files) == 1:
             lf = files[0]
@@ -614,7 +655,8 @@ def _ingest_isolated(
                     f"ingest failed: {_short_error(exc)}",
                     lf.records,
                     0,
-                    0,
+                    # set aside whole (copied to quarantine/files); the next run retries it
+                    lf.records,
                     lf.size,
                     lf.sha256,
                     batch_id,
@@ -623,7 +665,7 @@ def _ingest_isolated(
     out: list[FileOutcome] = []
     for lf in files:
         out += _ingest_isolated(
-            spark, lake, contract, [lf], batch_id_for(contract.contract, date, [lf]), run_id, date
+            spark, lake, contract, [lf], batch_id_for(contract.contract, date, [lf]), run_id, date, checks
         )
     return out
 
@@ -662,7 +704,14 @@ def _set_aside(
     ledger.append_rows(spark, lake, "quarantine", REJECTED_FILES, rows, txn_app_id=f"rejected:{run_id}")
 
 
-def _record(spark: SparkSession, lake: Lake, outcomes: list[FileOutcome], run_id: str, date: dt.date) -> None:
+def _record(
+    spark: SparkSession,
+    lake: Lake,
+    outcomes: list[FileOutcome],
+    run_id: str,
+    date: dt.date,
+    checks: dict[str, list[RowCheck]],
+) -> None:
     now = dt.datetime.now()
     manifest = [
         {
@@ -698,6 +747,7 @@ def _record(spark: SparkSession, lake: Lake, outcomes: list[FileOutcome], run_id
             "rows_landed": o.rows_landed,
             "rows_bronze": o.rows_bronze,
             "rows_quarantined": o.rows_quarantined,
+            "rows_dq_dropped": o.rows_dq_dropped,
             "bytes": o.bytes,
             "sha256": o.sha256,
             "batch_id": o.batch_id,
@@ -711,3 +761,25 @@ def _record(spark: SparkSession, lake: Lake, outcomes: list[FileOutcome], run_id
         for o in outcomes
     ]
     ledger.append_rows(spark, lake, "_system", "run_ledger", rows, txn_app_id=f"ledger:{run_id}")
+    dq = [
+        {
+            "run_id": run_id,
+            "logical_date": date,
+            "unit": o.unit,
+            "feed": o.feed,
+            "contract": o.contract,
+            "file": o.file,
+            "suite": c.id.split("#", 1)[0],
+            "expectation_id": c.id,
+            "expectation_type": c.type,
+            "column": c.column,
+            "severity": c.severity,
+            "rows_checked": o.rows_bronze,
+            "failures": o.dq_failures.get(c.id, 0),
+            "recorded_at": now,
+        }
+        for o in outcomes
+        if o.status == ledger.LOADED
+        for c in checks.get(o.contract or "", [])
+    ]
+    ledger.append_rows(spark, lake, "_system", DQ_RESULTS, dq, txn_app_id=f"dq:{run_id}")

@@ -12,10 +12,12 @@ and every run call before any Spark work.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
+from citylake.quality.rowchecks import RowCheck, row_checks
 from citylake.registry import FeedContract, Problem, Registry
 
 SEVERITIES = ("warn", "drop", "fail")
@@ -135,3 +137,20 @@ def validate_suites(registry: Registry, expectations_dir: Path) -> list[Problem]
         for suite in contract.suites:
             problems += check_suite_file(suite_path(expectations_dir, suite), columns)
     return problems
+
+
+def load_suite(expectations_dir: Path, suite: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(suite_path(expectations_dir, suite).read_text(encoding="utf-8"))
+    return doc
+
+
+def load_row_checks(registry: Registry, expectations_dir: Path) -> dict[str, list[RowCheck]]:
+    """Row-level checks per contract, from every suite the contract names (ids prefixed by suite)."""
+    out: dict[str, list[RowCheck]] = {}
+    for name, contract in registry.contracts.items():
+        checks: list[RowCheck] = []
+        for suite in contract.suites:
+            for c in row_checks(load_suite(expectations_dir, suite)):
+                checks.append(dataclasses.replace(c, id=f"{suite}#{c.id}"))
+        out[name] = checks
+    return out

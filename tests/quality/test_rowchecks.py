@@ -66,3 +66,32 @@ def test_split_dropped_keeps_clean_rows_and_tags_the_rest(spark, bronze_day):
     assert kept.count() + dropped.count() == tagged.count()
     assert dropped.where(f"size({DQ_FAILED}) = 0").count() == 0
     assert kept.where("request_id IS NULL").count() == 0
+
+
+def test_ingest_tags_rows_and_records_results_in_the_same_pass(spark, bronze_day):
+    lake, reports = bronze_day
+    ledger_rows = {
+        r["file"].rsplit("/", 1)[-1]: r
+        for r in spark.read.format("delta")
+        .load(lake.table("_system", "run_ledger"))
+        .where("run_id = 'run-dq-1'")
+        .collect()
+    }
+    results = (
+        spark.read.format("delta").load(lake.table("_system", "dq_results")).where("run_id = 'run-dq-1'")
+    )
+    for rep in reports:
+        name = rep.path.rsplit("/", 1)[-1]
+        if rep.kind == "resend":
+            continue
+        expected = rep.faults["null_required"] + rep.faults["out_of_range"]
+        assert ledger_rows[name]["rows_dq_dropped"] == expected, name
+        failures = results.where(results.file.endswith("/" + name)).where("severity = 'drop'")
+        assert failures.groupBy().sum("failures").first()[0] == expected
+    contract = "service_requests"
+    bronze = spark.read.format("delta").load(lake.table("bronze", contract))
+    tagged = bronze.where(
+        f"exists({DQ_FAILED}, x -> x LIKE '%not_be_null%' OR x LIKE '%be_between%')"
+    ).count()
+    assert tagged == sum(r.faults["null_required"] + r.faults["out_of_range"] for r in reports
+                         if r.feed == contract and r.kind != "resend")  # fmt: skip
