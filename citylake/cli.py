@@ -198,6 +198,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "\nWhere to look next:\n"
         f"  lake:         {lake.root}\n"
         "  tables:       .venv/bin/citylake catalog\n"
+        f"  per feed:     .venv/bin/citylake status --as-of {args.date}\n"
         '  query:        .venv/bin/citylake query "SELECT _unit, count(*) FROM bronze.ev_charging_sessions GROUP BY 1"\n'
         '  quarantine:   .venv/bin/citylake query "SELECT source_file, record_no, reason FROM quarantine.bronze_records LIMIT 20"\n'
         "  the ledger:   .venv/bin/citylake query \"SELECT * FROM ops.run_ledger WHERE status <> 'loaded'\""
@@ -261,6 +262,30 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from citylake.lake import Lake
+    from citylake.spark import get_spark
+    from citylake.status import feed_status
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    spark = get_spark("citylake-status", settings)
+    rows = feed_status(spark, Lake(settings.lake_root), reg, args.as_of)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} feeds as of {args.as_of}")
+    for col in ("unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*["" if r[k] is None else str(r[k]) for k in ("unit", "feed", "last_date", "fresh", "rows",
+                                                                     "quarantine_rate", "dq")])  # fmt: skip
+    _console(False).print(table)
+    return EXIT_OK
+
+
 # --- wiring --------------------------------------------------------------------------------
 
 
@@ -306,6 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("catalog", help="list the lake's tables")
     c.add_argument("--json", action="store_true", help="print a JSON array")
     c.set_defaults(func=cmd_catalog)
+
+    st = sub.add_parser("status", help="freshness, volume, quarantine rate and DQ verdict per unit/feed")
+    st.add_argument(
+        "--as-of", type=_date, default=dt.date.today(), help="judge freshness at this date (default today)"
+    )
+    st.add_argument("--json", action="store_true", help="print a JSON array")
+    st.set_defaults(func=cmd_status)
 
     q = sub.add_parser("query", help="run Spark SQL against the catalog")
     q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')

@@ -25,6 +25,7 @@ def ensure_table(
     from delta.tables import DeltaTable
 
     if DeltaTable.isDeltaTable(spark, path):
+        _add_missing_columns(spark, path, schema)
         return
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     if partition_by:
@@ -34,6 +35,15 @@ def ensure_table(
     if comment:
         builder = builder.comment(comment)
     builder.execute()
+
+
+def _add_missing_columns(spark: SparkSession, path: str, schema: StructType) -> None:
+    """Additive evolution: columns a newer release declares are added to an existing table."""
+    have = {f.name for f in spark.read.format("delta").load(path).schema.fields}
+    missing = [f for f in schema.fields if f.name not in have]
+    if missing:
+        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
 
 
 def latest_version(spark: SparkSession, path: str) -> int | None:

@@ -122,6 +122,7 @@ INDUSTRIES = [
     "生物医药",
 ]
 PLATE_LETTERS = "ABCDEFGHJKLMN"
+CARRIERS = ("cmcc", "cucc", "ctcc", "cbn")
 
 
 @dataclass
@@ -452,20 +453,24 @@ def _cell_load(c: Ctx) -> dict[str, list[Any]]:
 
 
 def _cell_sites(c: Ctx) -> dict[str, list[Any]]:
-    carrier = c.feed.unit.unit.split("_")[1]
-    ids, districts = [], []
-    for d in DISTRICTS:
-        s = _site_ids(carrier, d, c.scale)
-        ids += s
-        districts += [d] * len(s)
-    r = _rng("sites", carrier)
+    own = c.feed.unit.unit.split("_")[1]
+    # A carrier reports its own sites; the regulator reports every carrier's.
+    carriers = [own] if own in CARRIERS else ["cmcc", "cucc", "ctcc"]
+    ids, districts, owners = [], [], []
+    for carrier in carriers:
+        for d in DISTRICTS:
+            s = _site_ids(carrier, d, c.scale)
+            ids += s
+            districts += [d] * len(s)
+            owners += [carrier] * len(s)
+    r = _rng("sites", *carriers)
     wlon, wlat = _positions(districts, r)
     lon, lat = c.coords(wlon, wlat)
     bands = ["n41", "n78", "n79", "n28", "n1"]
     return {
         "site_id": ids,
         "site_name": [f"{DISTRICTS[d][1]}{i[-4:]}站" for i, d in zip(ids, districts, strict=True)],
-        "carrier": [carrier] * len(ids),
+        "carrier": owners,
         "district_code": districts,
         "street_code": [_street(d, _seed(i)) for i, d in zip(ids, districts, strict=True)],
         "lon": lon,

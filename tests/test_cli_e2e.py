@@ -88,3 +88,23 @@ def test_partial_run_exits_3(tmp_path):
     statuses = {f["file"].rsplit("/", 1)[-1]: f["status"] for f in out["files"]}
     assert statuses["empty.jsonl.gz"] == "rejected"
     assert {s for name, s in statuses.items() if name.startswith("op_xpeng")} <= {"loaded", "duplicate"}
+
+
+def test_status_covers_every_feed(demo_lake, registry):
+    root, _ = demo_lake
+    rows = json.loads(_cli(root, "status", "--json", "--as-of", "2026-11-20").stdout)
+    assert {(r["unit"], r["feed"]) for r in rows} == {(f.unit.unit, f.spec.feed) for f in registry.feeds()}
+    assert all(
+        set(r) == {"unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq"} for r in rows
+    )
+    assert all(r["fresh"] and r["last_date"] == "2026-11-20" and r["rows"] > 0 for r in rows)
+    assert {r["dq"] for r in rows} <= {"passed", "warned", "failed"}
+    # drop checks warn exactly where the generator injected nulls or out-of-range values
+    generated = json.loads((root / "_system" / "generated" / "2026-11-20.json").read_text())
+    faulty = {(f["unit"], f["feed"]) for f in generated["files"]
+              if f["faults"].get("null_required", 0) + f["faults"].get("out_of_range", 0)}  # fmt: skip
+    assert faulty
+    assert {(r["unit"], r["feed"]) for r in rows if r["dq"] == "warned"} == faulty
+    assert {r["dq"] for r in rows if (r["unit"], r["feed"]) not in faulty} == {"passed"}
+    stale = json.loads(_cli(root, "status", "--json", "--as-of", "2026-11-29").stdout)
+    assert not any(r["fresh"] for r in stale)
