@@ -176,7 +176,7 @@ def _check_jsonl(lf: LandedFile, data: bytes) -> LandedFile:
     if err or text is None:
         return lf.reject(err or "undecodable")
     keys: list[str] | None = None
-    for lineno, line in enumerate(text.splitlines()[:50], start=1):
+    for lineno, line in enumerate(text.split("\n", 50)[:50], start=1):
         if not line.strip():
             continue
         try:

@@ -51,7 +51,7 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
     dq: dict[tuple[str, str, dt.date], dict[str, int]] = {}
     if DeltaTable.isDeltaTable(spark, dq_path):
         agg = (
-            spark.read.format("delta").load(dq_path)
+            spark.read.format("delta").load(dq_path).where(F.col("logical_date") <= as_of)
             .groupBy("unit", "feed", "logical_date", "severity")
             .agg(F.sum("failures").alias("failures"))
             .collect()

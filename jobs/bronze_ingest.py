@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io, ledger, preflight
 from citylake.lake import BRONZE_RECORDS, DQ_RESULTS, REJECTED_FILES, Lake
-from citylake.quality.rowchecks import DQ_FAILED, RowCheck, tag_rows
+from citylake.quality.rowchecks import DQ_FAILED, RowCheck, failure_sums, is_dropped, tag_rows
 from citylake.quality.suites import load_row_checks
 from citylake.registry import FeedContract, Registry
 from citylake.settings import load_settings
@@ -237,7 +237,6 @@ def number_records(parsed: DataFrame, offsets: DataFrame) -> DataFrame:
 def to_bronze(
     numbered: DataFrame,
     contract: FeedContract,
-    checks: list[RowCheck],
     run_id: str,
     batch_id: str,
     date: dt.date,
@@ -245,7 +244,7 @@ def to_bronze(
 ) -> DataFrame:
     from pyspark.sql import functions as F
 
-    good = tag_rows(numbered.where(F.col(CORRUPT).isNull()), checks)
+    good = numbered.where(F.col(CORRUPT).isNull())
     return good.select(
         *[F.col(c.name) for c in contract.columns],
         "_unit",
@@ -375,26 +374,20 @@ def ingest_batch(
     parsed = frames[0]
     for f in frames[1:]:
         parsed = parsed.unionByName(f)
-    parsed = parsed.withColumn("_mono", F.monotonically_increasing_id()).persist(StorageLevel.MEMORY_AND_DISK)
+    # Tagging before the cache evaluates every check once; counts and the write both reuse it.
+    parsed = tag_rows(parsed.withColumn("_mono", F.monotonically_increasing_id()), checks)
+    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         # The same aggregation counts row-level DQ failures: validation adds no Spark job.
         parsed_ok = F.col(CORRUPT).isNull()
-        drop = [c for c in checks if c.severity == "drop"]
-        dq_aggs = [
-            F.sum(F.when(parsed_ok & c.breaks(), 1).otherwise(0)).alias(f"_dq{n}")
-            for n, c in enumerate(checks)
-        ]
-        any_drop = F.lit(False)
-        for c in drop:
-            any_drop = any_drop | F.coalesce(c.breaks(), F.lit(False))
         stats = (
             parsed.groupBy("_file_path", "_block_start")
             .agg(
                 F.min("_mono").alias("first"),
                 F.count(F.lit(1)).alias("n"),
                 F.count(CORRUPT).alias("bad"),
-                F.sum(F.when(parsed_ok & any_drop, 1).otherwise(0)).alias("dropped"),
-                *dq_aggs,
+                F.sum((parsed_ok & is_dropped(checks)).cast("long")).alias("dropped"),
+                *failure_sums(checks, where=parsed_ok),
             )
             .collect()
         )
@@ -421,7 +414,7 @@ def ingest_batch(
             counts[lf.rel][1] += row["bad"]
             counts[lf.rel][2] += row["dropped"] or 0
             for n, c in enumerate(checks):
-                dq[lf.rel][c.id] += row[f"_dq{n}"] or 0
+                dq[lf.rel][c.id] += row[f"_c{n}"] or 0
         offsets_schema = T.StructType.fromDDL(
             "_file_path STRING, _block_start LONG, _offset LONG, _source_file STRING, _unit STRING, _feed STRING"
         )
@@ -434,7 +427,7 @@ def ingest_batch(
         version = None
         if good_total:
             delta_io.append(
-                to_bronze(numbered, contract, checks, run_id, batch_id, date, ingested_at),
+                to_bronze(numbered, contract, run_id, batch_id, date, ingested_at),
                 bronze_path,
                 txn_app_id=batch_id,
                 user_metadata=meta,

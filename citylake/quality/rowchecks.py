@@ -80,14 +80,32 @@ def drop_ids(checks: list[RowCheck]) -> list[str]:
     return [c.id for c in checks if c.severity == "drop"]
 
 
-def split_dropped(tagged: DataFrame, checks: list[RowCheck]) -> tuple[DataFrame, DataFrame]:
-    """(kept, dropped): a row is dropped when it breaks any ``drop`` expectation."""
+def is_dropped(checks: list[RowCheck]) -> Column:
+    """True for a tagged row that breaks any ``drop`` expectation."""
     from pyspark.sql import functions as F
 
     ids = drop_ids(checks)
     if not ids:
-        return tagged, tagged.limit(0)
-    hit = F.arrays_overlap(F.col(DQ_FAILED), F.array(*[F.lit(i) for i in ids]))
+        return F.lit(False)
+    return F.arrays_overlap(F.col(DQ_FAILED), F.array(*[F.lit(i) for i in ids]))
+
+
+def failure_sums(checks: list[RowCheck], where: Column | None = None) -> list[Column]:
+    """One sum per check (aliased ``_c<n>``) over tagged rows, optionally only rows matching ``where``."""
+    from pyspark.sql import functions as F
+
+    out = []
+    for n, c in enumerate(checks):
+        hit = F.array_contains(DQ_FAILED, c.id)
+        if where is not None:
+            hit = where & hit
+        out.append(F.sum(hit.cast("long")).alias(f"_c{n}"))
+    return out
+
+
+def split_dropped(tagged: DataFrame, checks: list[RowCheck]) -> tuple[DataFrame, DataFrame]:
+    """(kept, dropped): a row is dropped when it breaks any ``drop`` expectation."""
+    hit = is_dropped(checks)
     return tagged.where(~hit), tagged.where(hit)
 
 
@@ -97,10 +115,7 @@ def failure_counts(
     """Rows and failures per expectation (optionally per group), in one aggregation."""
     from pyspark.sql import functions as F
 
-    aggs = [F.count(F.lit(1)).alias("_rows")]
-    aggs += [
-        F.sum(F.array_contains(DQ_FAILED, c.id).cast("long")).alias(f"_c{n}") for n, c in enumerate(checks)
-    ]
+    aggs = [F.count(F.lit(1)).alias("_rows"), *failure_sums(checks)]
     grouped = tagged.groupBy(*by) if by else tagged
     out = []
     for row in grouped.agg(*aggs).collect():
