@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.citylake-installed
 JARS := .cache/jars/jars.lock.json
+PII_KEY := .cache/secrets/pii_key
 PYTEST_ARGS ?=
 
 .PHONY: help setup demo test test-fast lint typecheck run clean-lake bench airflow
@@ -20,10 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-$(JARS): $(STAMP)
+$(JARS) $(PII_KEY): $(STAMP)
 	$(BIN)/citylake setup
 
-setup: $(STAMP) $(JARS)
+setup: $(STAMP) $(JARS) $(PII_KEY)
 	@scripts/check_env.sh >/dev/null
 
 demo: setup

@@ -61,10 +61,14 @@ def _progress(console: Any) -> Callable[[str], None]:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
+    from citylake.settings import ensure_local_pii_key
     from citylake.spark import resolve_jars
 
     jars = resolve_jars()
     print(f"{len(jars)} jars cached in {jars[0].parent}" if jars else "no jars")
+    key = ensure_local_pii_key(load_settings())
+    if key:
+        print(f"created a local PII key at {key} (production sets CITYLAKE_PII_KEY from its secret store)")
     return EXIT_OK
 
 
@@ -80,6 +84,18 @@ def cmd_registry_validate(args: argparse.Namespace) -> int:
     print(
         f"registry OK: {len(reg.units)} units, {len(reg.contracts)} feed contracts, {feeds} feeds ({reg.root})"
     )
+    return EXIT_OK
+
+
+def cmd_registry_init_suites(args: argparse.Namespace) -> int:
+    from citylake.quality.suites import write_default_suites
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    written = write_default_suites(reg, settings.expectations_dir, overwrite=args.overwrite)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} suite(s) written; review them, then run `citylake registry validate`")
     return EXIT_OK
 
 
@@ -306,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--expectations", help="suites directory (default: expectations/ or CITYLAKE_EXPECTATIONS_DIR)"
     )
     v.set_defaults(func=cmd_registry_validate)
+    init = rsub.add_parser("init-suites", help="write the bronze suite a contract's declarations imply")
+    init.add_argument("--overwrite", action="store_true", help="replace existing bronze suites")
+    init.set_defaults(func=cmd_registry_init_suites)
     ls = rsub.add_parser("list", help="list source units and their feeds")
     ls.add_argument("--root", help="registry directory")
     ls.add_argument("--json", action="store_true", help="machine output")

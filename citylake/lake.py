@@ -15,9 +15,11 @@ FILE_MANIFEST = "file_manifest"
 RUN_LEDGER = "run_ledger"
 RUNS = "runs"
 DQ_RESULTS = "dq_results"
+PUBLICATIONS = "publications"
 # quarantine tables
 BRONZE_RECORDS = "bronze_records"
 REJECTED_FILES = "rejected_files"
+DQ_ROWS = "dq_rows"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io
-from citylake.lake import BRONZE_RECORDS, DQ_RESULTS, FILE_MANIFEST, REJECTED_FILES, RUN_LEDGER, RUNS, Lake
+from citylake.lake import (
+    BRONZE_RECORDS,
+    DQ_RESULTS,
+    DQ_ROWS,
+    FILE_MANIFEST,
+    PUBLICATIONS,
+    REJECTED_FILES,
+    RUN_LEDGER,
+    RUNS,
+    Lake,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -65,9 +75,20 @@ RUNS_DDL = (
     "failed_feeds LONG, detail STRING"
 )
 DQ_RESULTS_DDL = (
-    "run_id STRING NOT NULL, logical_date DATE, unit STRING, feed STRING, contract STRING, file STRING, "
-    "suite STRING, expectation_id STRING, expectation_type STRING, column STRING, severity STRING, "
-    "rows_checked LONG, failures LONG, recorded_at TIMESTAMP"
+    "run_id STRING NOT NULL, logical_date DATE, layer STRING, dataset STRING, unit STRING, feed STRING, "
+    "contract STRING, suite STRING, expectation_id STRING, expectation_type STRING, column STRING, "
+    "severity STRING, rows_checked LONG, failures LONG, success BOOLEAN, observed STRING, verdict STRING, "
+    "validation_id STRING, recorded_at TIMESTAMP"
+)
+DQ_ROWS_DDL = (
+    "run_id STRING, logical_date DATE, unit STRING, feed STRING, contract STRING, source_file STRING, "
+    "record_no LONG, failed_expectations ARRAY<STRING>, reason STRING, record STRING, batch_id STRING, "
+    "quarantined_at TIMESTAMP"
+)
+PUBLICATIONS_DDL = (
+    "run_id STRING NOT NULL, logical_date DATE, layer STRING, dataset STRING, status STRING, reason STRING, "
+    "rows LONG, delta_version LONG, previous_version LONG, validation_id STRING, published_path STRING, "
+    "recorded_at TIMESTAMP"
 )
 QUARANTINE_DDL = (
     "run_id STRING, logical_date DATE, unit STRING, feed STRING, contract STRING, source_file STRING, "
@@ -83,6 +104,8 @@ TABLES: dict[tuple[str, str], str] = {
     ("_system", RUN_LEDGER): LEDGER_DDL,
     ("_system", RUNS): RUNS_DDL,
     ("_system", DQ_RESULTS): DQ_RESULTS_DDL,
+    ("_system", PUBLICATIONS): PUBLICATIONS_DDL,
+    ("quarantine", DQ_ROWS): DQ_ROWS_DDL,
     ("quarantine", BRONZE_RECORDS): QUARANTINE_DDL,
     ("quarantine", REJECTED_FILES): REJECTED_DDL,
 }

@@ -8,6 +8,7 @@ every problem is reported with its file, field and reason before any Spark work 
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,6 +118,10 @@ class FeedContract(_Strict):
         """Source header (canonical, English or Chinese alias) -> canonical column name."""
         return {h: c.name for c in self.columns for h in c.header_names()}
 
+    def suites_for(self, layer: str) -> tuple[str, ...]:
+        """This contract's suites for one layer ("bronze/<x>" files check bronze, "silver/<x>" silver)."""
+        return tuple(s for s in self.suites if s.split("/", 1)[0] == layer)
+
     @property
     def pii_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.pii)
@@ -223,6 +228,46 @@ class RegistryError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class MartColumn(_Strict):
+    name: str
+    type: ColumnType
+    description: str
+
+    @field_validator("name")
+    @classmethod
+    def _snake(cls, v: str) -> str:
+        if not SNAKE.match(v):
+            raise ValueError(f"column name {v!r} must be snake_case ASCII")
+        return v
+
+
+class MartDoc(_Strict):
+    """A gold mart's contract with its readers: grain, columns, owner, inputs and checks."""
+
+    mart: str
+    title: str
+    description: str
+    grain: str
+    owner: str
+    audience: tuple[Literal["digital_twin", "ai", "analysts", "operations"], ...] = Field(min_length=1)
+    date_column: str
+    inputs: tuple[str, ...] = Field(min_length=1)
+    suites: tuple[str, ...] = Field(min_length=1)
+    columns: tuple[MartColumn, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> MartDoc:
+        if not self.grain.lower().startswith("one row per "):
+            raise ValueError("grain: the grain must read 'one row per ...'")
+        names = [c.name for c in self.columns]
+        if self.date_column not in names:
+            raise ValueError(f"date_column: {self.date_column!r} is not a column")
+        for ref in self.inputs:
+            if ref.split(".", 1)[0] not in ("silver", "gold", "_system"):
+                raise ValueError(f"inputs: {ref!r} must be silver.<table>, gold.<mart> or _system.<table>")
+        return self
+
+
 @dataclass(frozen=True)
 class Feed:
     """One unit's feed bound to its contract: what a job needs to ingest it."""
@@ -249,6 +294,7 @@ class Registry:
     contracts: dict[str, FeedContract]
     units: dict[str, SourceUnit]
     root: Path
+    marts: dict[str, MartDoc] = dataclasses.field(default_factory=dict)
 
     def feeds(self) -> Iterator[Feed]:
         for unit in self.units.values():
@@ -375,6 +421,19 @@ def load_registry(root: Path | str | None = None) -> Registry:
                     )
                 )
         units[u.unit] = u
+    marts: dict[str, MartDoc] = {}
+    for path in sorted((root / "marts").glob("*.yaml")):
+        m = _parse(MartDoc, path, problems)
+        if m is None:
+            continue
+        if m.mart != path.stem:
+            problems.append(Problem(str(path), "mart", f"{m.mart!r} must equal the file name {path.stem!r}"))
+            continue
+        for ref in m.inputs:
+            zone, name = ref.split(".", 1)
+            if zone == "silver" and name not in contracts:
+                problems.append(Problem(str(path), "inputs", f"{ref!r}: no feed contract {name!r}"))
+        marts[m.mart] = m
     if problems:
         raise RegistryError(problems)
-    return Registry(contracts=contracts, units=units, root=root)
+    return Registry(contracts=contracts, units=units, root=root, marts=marts)

@@ -30,6 +30,19 @@ class Settings:
     shuffle_partitions: int = 4
     driver_memory: str = "4g"
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
+    pii_key_file: Path = REPO_ROOT / ".cache" / "secrets" / "pii_key"
+
+    def pii_key(self) -> bytes:
+        """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
+        value = os.environ.get("CITYLAKE_PII_KEY", "").strip()
+        if value:
+            return value.encode("utf-8")
+        if self.pii_key_file.exists():
+            return self.pii_key_file.read_bytes().strip()
+        raise ConfigError(
+            f"no PII key: set CITYLAKE_PII_KEY (from your secret store) or run `citylake setup` to create "
+            f"a local one at {self.pii_key_file}"
+        )
 
     @property
     def is_s3(self) -> bool:
@@ -78,4 +91,18 @@ def load_settings() -> Settings:
         shuffle_partitions=partitions,
         driver_memory=_env("CITYLAKE_DRIVER_MEMORY", "4g"),
         extra_spark_conf=extra,
+        pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
     )
+
+
+def ensure_local_pii_key(settings: Settings) -> Path | None:
+    """Create a random local PII key (mode 600) unless one is configured; for laptops and CI only."""
+    import secrets
+
+    if os.environ.get("CITYLAKE_PII_KEY", "").strip() or settings.pii_key_file.exists():
+        return None
+    settings.pii_key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(settings.pii_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    return settings.pii_key_file

@@ -28,6 +28,7 @@ class Store(Protocol):
     def copy(self, src: str, dst: str) -> None: ...
     def move(self, src: str, dst: str) -> None: ...
     def exists(self, path: str) -> bool: ...
+    def delete_prefix(self, prefix: str) -> None: ...
 
 
 class LocalStore:
@@ -68,6 +69,9 @@ class LocalStore:
 
     def exists(self, path: str) -> bool:
         return Path(path).exists()
+
+    def delete_prefix(self, prefix: str) -> None:
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -141,6 +145,13 @@ class S3Store:
             return True
         except self.s3.exceptions.ClientError:
             return False
+
+    def delete_prefix(self, prefix: str) -> None:
+        bucket, _ = split_s3(prefix)
+        for page in self._pages(prefix, None):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
 
 
 def store_for(root: str) -> Store:

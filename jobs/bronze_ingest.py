@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io, ledger, preflight
 from citylake.lake import BRONZE_RECORDS, DQ_RESULTS, REJECTED_FILES, Lake
+from citylake.quality.gate import Expectation, duplicate_counts, evaluate, suite_expectations, verdict
+from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import DQ_FAILED, RowCheck, failure_sums, is_dropped, tag_rows
 from citylake.quality.suites import load_row_checks
 from citylake.registry import FeedContract, Registry
@@ -322,11 +324,61 @@ class FileOutcome:
 
 
 @dataclass
+class FeedCounts:
+    """What the quality gate needs about one unit/feed in a batch: rows and failures per expectation."""
+
+    contract: str
+    batch_ids: list[str] = field(default_factory=list)
+    rows: int = 0
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: FeedCounts) -> None:
+        self.batch_ids += [b for b in other.batch_ids if b not in self.batch_ids]
+        self.rows += other.rows
+        for k, v in other.failures.items():
+            self.failures[k] += v
+
+
+@dataclass
+class BatchResult:
+    files: dict[str, FileOutcome]
+    feeds: dict[tuple[str, str], FeedCounts]
+    suites: list[SuiteOutcome]
+
+
+@dataclass
+class FeedVerdict:
+    """The gate's decision for one unit/feed of a run: ``failed`` feeds are not promoted."""
+
+    unit: str
+    feed: str
+    contract: str
+    batch_ids: list[str]
+    rows: int
+    verdict: str
+    checks: list[Any]
+
+    def reason(self) -> str:
+        bad = [c for c in self.checks if not c.success and c.expectation.severity == "fail"]
+        return "; ".join(f"{c.expectation.id}: {c.failures} of {c.rows_checked} rows" for c in bad)
+
+
+@dataclass
 class BronzeResult:
     run_id: str
     date: dt.date
     files: list[FileOutcome] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    feeds: dict[tuple[str, str], FeedVerdict] = field(default_factory=dict)
+    suites: list[SuiteOutcome] = field(default_factory=list)
+
+    def promotable(self) -> dict[str, list[FeedVerdict]]:
+        """Per contract, the unit/feeds whose batches passed the gate."""
+        out: dict[str, list[FeedVerdict]] = defaultdict(list)
+        for v in self.feeds.values():
+            if v.verdict != "failed":
+                out[v.contract].append(v)
+        return out
 
     @property
     def status(self) -> str:
@@ -364,8 +416,10 @@ def ingest_batch(
     date: dt.date,
     ingested_at: dt.datetime,
     checks: list[RowCheck],
-) -> dict[str, FileOutcome]:
-    """Read, split, number and commit one contract's batch. Returns an outcome per file rel path."""
+    exps: list[Expectation] | None = None,
+    gx: GxProject | None = None,
+) -> BatchResult:
+    """Read, split, number, validate and commit one contract's batch."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -424,10 +478,31 @@ def ingest_batch(
         bad_total = sum(c[1] for c in counts.values())
         meta = {"batch_id": batch_id, "run_id": run_id}
         bronze_path = lake.table("bronze", contract.contract)
+        bronze = to_bronze(numbered, contract, run_id, batch_id, date, ingested_at)
+        feeds: dict[tuple[str, str], FeedCounts] = {}
+        for lf in files:
+            fc = feeds.setdefault((lf.unit, lf.feed), FeedCounts(contract.contract, [batch_id]))
+            fc.rows += counts.get(lf.rel, [0])[0]
+            for k, v in dq.get(lf.rel, {}).items():
+                fc.failures[k] += v
+        suites: list[SuiteOutcome] = []
+        if good_total and exps:
+            # Table-level checks per unit/feed, on the cached batch: one grouped count.
+            for (unit, feed), by_id in duplicate_counts(bronze, exps, ["_unit", "_feed"]).items():
+                for k, v in by_id.items():
+                    feeds[(unit, feed)].failures[k] += v
+            if gx is not None:
+                totals: dict[str, int] = defaultdict(int)
+                for fc in feeds.values():
+                    for k, v in fc.failures.items():
+                        totals[k] += v
+                counted = {k: (v, good_total) for k, v in totals.items()}
+                for suite in contract.suites_for("bronze"):
+                    suites.append(gx.validate(bronze, f"bronze.{contract.contract}", suite, run_id, counted))
         version = None
         if good_total:
             delta_io.append(
-                to_bronze(numbered, contract, run_id, batch_id, date, ingested_at),
+                bronze,
                 bronze_path,
                 txn_app_id=batch_id,
                 user_metadata=meta,
@@ -467,7 +542,7 @@ def ingest_batch(
             rows_dq_dropped=dropped,
             dq_failures=dq.get(lf.rel, {}),
         )
-    return out
+    return BatchResult(out, feeds, suites)
 
 
 def _classify(
@@ -500,10 +575,23 @@ def run(
     store: Store | None = None,
     progress: Callable[[str], None] | None = None,
     expectations_dir: Path | None = None,
+    gx: GxProject | None = None,
+    validate: bool = True,
 ) -> BronzeResult:
-    """Ingest every new file landed for ``date``; safe to re-run any number of times."""
+    """Ingest every new file landed for ``date``; safe to re-run any number of times.
+
+    ``validate=False`` skips the GX suite run (the row tags and gate counts still happen); the
+    benchmark uses it to measure what validation costs.
+    """
     store = store or store_for(lake.root)
-    checks = load_row_checks(registry, expectations_dir or load_settings().expectations_dir)
+    expectations_dir = expectations_dir or load_settings().expectations_dir
+    checks = load_row_checks(registry, expectations_dir)
+    exps = {
+        c.contract: suite_expectations(expectations_dir, c.suites_for("bronze"))
+        for c in registry.contracts.values()
+    }
+    if gx is None and validate:
+        gx = GxProject(lake, expectations_dir)
     say = progress or (lambda _msg: None)
     result = BronzeResult(run_id, date)
     t0 = time.perf_counter()
@@ -597,13 +685,28 @@ def run(
     ledger.append_rows(spark, lake, "_system", "file_manifest", pending)
 
     t2 = time.perf_counter()
+    feed_counts: dict[tuple[str, str], FeedCounts] = {}
     for n, (bid, files) in enumerate(batches, start=1):
         contract = registry.contracts[files[0].contract or ""]
         say(f"bronze {n}/{len(batches)}: {contract.contract} ({len(files)} files)")
-        outcomes += _ingest_isolated(
-            spark, lake, contract, files, bid, run_id, date, checks[contract.contract]
-        )
+        batch = _ingest_isolated(
+            spark, lake, contract, files, bid, run_id, date, checks[contract.contract],
+            exps[contract.contract], gx,
+        )  # fmt: skip
+        outcomes += batch.files.values()
+        result.suites += batch.suites
+        for key, fc in batch.feeds.items():
+            if key in feed_counts:
+                feed_counts[key].add(fc)
+            else:
+                feed_counts[key] = fc
     result.timings["ingest_s"] = time.perf_counter() - t2
+    result.timings["gx_s"] = sum(o.seconds for o in result.suites)
+    for (unit, feed), fc in feed_counts.items():
+        judged = evaluate(exps[fc.contract], fc.rows, fc.failures)
+        result.feeds[(unit, feed)] = FeedVerdict(
+            unit, feed, fc.contract, fc.batch_ids, fc.rows, verdict(judged), judged
+        )
 
     t3 = time.perf_counter()
     failed = [o for o in outcomes if o.status == ledger.FAILED]
@@ -612,7 +715,7 @@ def run(
     finished = dt.datetime.now()
     for o in outcomes:
         o.started_at, o.finished_at = started, finished
-    _record(spark, lake, outcomes, run_id, date, checks)
+    _record(spark, lake, outcomes, run_id, date, result)
     result.files = sorted(outcomes, key=lambda o: o.file)
     result.timings["record_s"] = time.perf_counter() - t3
     result.timings["total_s"] = time.perf_counter() - t0
@@ -628,39 +731,56 @@ def _ingest_isolated(
     run_id: str,
     date: dt.date,
     checks: list[RowCheck],
-) -> list[FileOutcome]:
+    exps: list[Expectation],
+    gx: GxProject | None,
+) -> BatchResult:
     """Ingest a batch; if it fails, retry file by file so one bad delivery fails alone."""
     ingested_at = dt.datetime.now()
     try:
-        return list(
-            ingest_batch(spark, lake, contract, files, batch_id, run_id, date, ingested_at, checks).values()
+        return ingest_batch(
+            spark, lake, contract, files, batch_id, run_id, date, ingested_at, checks, exps, gx
         )
     except Exception as exc:  # a Spark failure of any kind must not stop the other units
         if len(files) == 1:
             lf = files[0]
-            return [
-                FileOutcome(
-                    lf.unit,
-                    lf.feed,
-                    lf.rel,
-                    ledger.FAILED,
-                    contract.contract,
-                    f"ingest failed: {_short_error(exc)}",
-                    lf.records,
-                    0,
-                    # set aside whole (copied to quarantine/files); the next run retries it
-                    lf.records,
-                    lf.size,
-                    lf.sha256,
-                    batch_id,
-                )
-            ]
-    out: list[FileOutcome] = []
+            failed = FileOutcome(
+                lf.unit,
+                lf.feed,
+                lf.rel,
+                ledger.FAILED,
+                contract.contract,
+                f"ingest failed: {_short_error(exc)}",
+                lf.records,
+                0,
+                # set aside whole (copied to quarantine/files); the next run retries it
+                lf.records,
+                lf.size,
+                lf.sha256,
+                batch_id,
+            )
+            return BatchResult({lf.rel: failed}, {}, [])
+    merged = BatchResult({}, {}, [])
     for lf in files:
-        out += _ingest_isolated(
-            spark, lake, contract, [lf], batch_id_for(contract.contract, date, [lf]), run_id, date, checks
+        one = _ingest_isolated(
+            spark,
+            lake,
+            contract,
+            [lf],
+            batch_id_for(contract.contract, date, [lf]),
+            run_id,
+            date,
+            checks,
+            exps,
+            gx,
         )
-    return out
+        merged.files.update(one.files)
+        merged.suites += one.suites
+        for key, fc in one.feeds.items():
+            if key in merged.feeds:
+                merged.feeds[key].add(fc)
+            else:
+                merged.feeds[key] = fc
+    return merged
 
 
 def _short_error(exc: BaseException) -> str:
@@ -703,7 +823,7 @@ def _record(
     outcomes: list[FileOutcome],
     run_id: str,
     date: dt.date,
-    checks: dict[str, list[RowCheck]],
+    result: BronzeResult,
 ) -> None:
     now = dt.datetime.now()
     manifest = [
@@ -754,25 +874,30 @@ def _record(
         for o in outcomes
     ]
     ledger.append_rows(spark, lake, "_system", "run_ledger", rows, txn_app_id=f"ledger:{run_id}")
+    suite_ids = {(o.dataset, o.suite): o.validation_id for o in result.suites}
     dq = [
         {
             "run_id": run_id,
             "logical_date": date,
-            "unit": o.unit,
-            "feed": o.feed,
-            "contract": o.contract,
-            "file": o.file,
-            "suite": c.id.split("#", 1)[0],
-            "expectation_id": c.id,
-            "expectation_type": c.type,
-            "column": c.column,
-            "severity": c.severity,
-            "rows_checked": o.rows_bronze,
-            "failures": o.dq_failures.get(c.id, 0),
+            "layer": "bronze",
+            "dataset": f"bronze.{v.contract}",
+            "unit": v.unit,
+            "feed": v.feed,
+            "contract": v.contract,
+            "suite": c.expectation.id.split("#", 1)[0],
+            "expectation_id": c.expectation.id,
+            "expectation_type": c.expectation.type,
+            "column": ",".join(c.expectation.columns) or None,
+            "severity": c.expectation.severity,
+            "rows_checked": c.rows_checked,
+            "failures": c.failures,
+            "success": c.success,
+            "observed": c.observed,
+            "verdict": v.verdict,
+            "validation_id": suite_ids.get((f"bronze.{v.contract}", c.expectation.id.split("#", 1)[0])),
             "recorded_at": now,
         }
-        for o in outcomes
-        if o.status == ledger.LOADED
-        for c in checks.get(o.contract or "", [])
+        for v in result.feeds.values()
+        for c in v.checks
     ]
     ledger.append_rows(spark, lake, "_system", DQ_RESULTS, dq, txn_app_id=f"dq:{run_id}")

@@ -54,6 +54,13 @@ class RowCheck:
         raise ValueError(f"{self.type} is not a row-level expectation")
 
 
+def expectation_key(index: int, exp: dict[str, Any]) -> str:
+    """Stable id of a suite's expectation: "<index>:<type>:<column(s) or 'table'>"."""
+    kwargs = exp.get("kwargs") or {}
+    target = kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or "table"
+    return f"{index}:{exp['type']}:{target}"
+
+
 def row_checks(suite: dict[str, Any]) -> list[RowCheck]:
     """The suite's row-level expectations; table-level ones are left to GX."""
     out = []
@@ -61,7 +68,7 @@ def row_checks(suite: dict[str, Any]) -> list[RowCheck]:
         if exp["type"] in ROW_LEVEL:
             kwargs = exp["kwargs"]
             hashable = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
-            out.append(RowCheck(f"{i}:{exp['type']}:{kwargs['column']}", exp["type"], kwargs["column"],
+            out.append(RowCheck(expectation_key(i, exp), exp["type"], kwargs["column"],
                                 exp["meta"]["severity"], hashable))  # fmt: skip
     return out
 

@@ -21,6 +21,13 @@ from citylake.quality.rowchecks import RowCheck, row_checks
 from citylake.registry import FeedContract, Problem, Registry
 
 SEVERITIES = ("warn", "drop", "fail")
+# Columns every bronze row carries besides its contract's; suites may check them (e.g. keys per unit).
+BRONZE_META_COLUMNS = ("_unit", "_feed", "_source_file", "_record_no", "_ingested_at", "_run_id", "_batch_id",
+                       "_logical_date")  # fmt: skip
+# WGS-84 box around Shanghai, widened for the GCJ-02/BD-09 offsets (< 0.02 degrees).
+CITY_BOX = {"lon": (120.8, 122.5), "lat": (30.6, 32.0)}
+# A batch with more than this share of rows missing a business key is broken, not merely dirty.
+KEY_NULL_FAIL_MOSTLY = 0.95
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 COLUMN_LIST_KWARGS = ("column_list",)
 
@@ -49,21 +56,56 @@ def default_suite(contract: FeedContract) -> dict[str, Any]:
         if col.allowed:
             exps.append(_exp("expect_column_values_to_be_in_set", {"column": col.name, "value_set": list(col.allowed)},
                              "drop", "declared code list"))  # fmt: skip
+        if col.role in CITY_BOX:
+            low, high = CITY_BOX[col.role]
+            exps.append(_exp("expect_column_values_to_be_between", {"column": col.name, "min_value": low,
+                             "max_value": high}, "warn",
+                             "a Shanghai object outside the city box: bad or swapped coordinates"))  # fmt: skip
         if col.role == "district_code":
             exps.append(_exp("expect_column_values_to_match_regex", {"column": col.name, "regex": r"^31\d{4}"},
                              "warn", "Shanghai district codes start with 31; silver remaps retired codes"))  # fmt: skip
     keys = list(contract.business_keys)
-    key_exp = (
-        _exp("expect_column_values_to_be_unique", {"column": keys[0]}, "warn", "duplicates are merged in silver")
-        if len(keys) == 1
-        else _exp("expect_compound_columns_to_be_unique", {"column_list": keys}, "warn",
-                  "duplicates are merged in silver")
-    )  # fmt: skip
-    exps.append(key_exp)
+    for key in keys:
+        exps.append(_exp("expect_column_values_to_not_be_null", {"column": key, "mostly": KEY_NULL_FAIL_MOSTLY},
+                         "fail", f"more than {1 - KEY_NULL_FAIL_MOSTLY:.0%} of records without {key}: the "
+                         "extract is broken, so the unit's batch is held back"))  # fmt: skip
+    # Keys are unique per sending unit and feed; two operators may both have a station "S001".
+    exps.append(_exp("expect_compound_columns_to_be_unique", {"column_list": ["_unit", "_feed", *keys]}, "warn",
+                     "duplicates are merged in silver; surplus copies are quarantined"))  # fmt: skip
     return {
         "name": f"bronze.{contract.contract}",
         "expectations": exps,
         "meta": {"dataset": f"bronze.{contract.contract}", "contract_version": contract.version},
+    }
+
+
+def default_silver_suite(contract: FeedContract) -> dict[str, Any]:
+    """Invariants of the silver transform: if one breaks, the code is wrong, so nothing merges."""
+    from citylake.layers import hash_column, merge_keys, valid_column
+
+    keys = merge_keys(contract)
+    exps: list[dict[str, Any]] = []
+    for key in keys:
+        exps.append(_exp("expect_column_values_to_not_be_null", {"column": key}, "fail",
+                         "drop rows were quarantined before staging; a null key here is a bug"))  # fmt: skip
+    exps.append(_exp("expect_column_values_to_not_be_null", {"column": "event_date"}, "fail",
+                     "event_date partitions silver"))  # fmt: skip
+    unique = keys + (["event_date"] if contract.kind == "event" else [])
+    exps.append(_exp("expect_compound_columns_to_be_unique", {"column_list": unique}, "fail",
+                     "the increment is deduplicated before MERGE; duplicates would make MERGE ambiguous"))  # fmt: skip
+    for col in contract.columns:
+        if col.pii:
+            exps.append(_exp("expect_column_values_to_match_regex", {"column": hash_column(col.name),
+                             "regex": "^[0-9a-f]{64}$"}, "fail",
+                             f"{col.pii} must be a keyed hash past bronze (PIPL); anything else is clear data"))  # fmt: skip
+        if col.pii == "resident_id":
+            exps.append(_exp("expect_column_values_to_be_in_set", {"column": valid_column(col.name),
+                             "value_set": [True]}, "warn",
+                             "a wrong GB 11643 check character: the record is kept and flagged"))  # fmt: skip
+    return {
+        "name": f"silver.{contract.contract}",
+        "expectations": exps,
+        "meta": {"dataset": f"silver.{contract.contract}", "contract_version": contract.version},
     }
 
 
@@ -127,16 +169,61 @@ def check_suite_file(path: Path, columns: set[str]) -> list[Problem]:
     return problems
 
 
+def suite_columns(registry: Registry, suite: str, contract: FeedContract | None = None) -> set[str]:
+    """The columns a suite may name: those of the dataset its layer and name point at."""
+    from citylake.layers import silver_columns
+
+    layer, name = suite.split("/", 1) if "/" in suite else ("", suite)
+    if contract is not None and layer == "bronze":
+        return {c.name for c in contract.columns} | set(BRONZE_META_COLUMNS)
+    if contract is not None and layer == "silver":
+        return {n for n, _ in silver_columns(contract)}
+    mart = registry.marts.get(name)
+    if layer == "gold" and mart is not None:
+        return {c.name for c in mart.columns}
+    return set()
+
+
 def validate_suites(registry: Registry, expectations_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
     for contract in registry.contracts.values():
-        if not contract.suites:
-            problems.append(Problem(str(registry.root / "contracts" / f"{contract.contract}.yaml"), "suites",
-                                    "every contract must name at least one expectation suite"))  # fmt: skip
-        columns = {c.name for c in contract.columns}
+        where = str(registry.root / "contracts" / f"{contract.contract}.yaml")
+        for layer in ("bronze", "silver"):
+            if not contract.suites_for(layer):
+                problems.append(
+                    Problem(where, "suites", f"every contract must name a {layer}/ expectation suite")
+                )
         for suite in contract.suites:
-            problems += check_suite_file(suite_path(expectations_dir, suite), columns)
+            if suite.split("/", 1)[0] not in ("bronze", "silver"):
+                problems.append(
+                    Problem(where, "suites", f"{suite!r}: contract suites live in bronze/ or silver/")
+                )
+                continue
+            problems += check_suite_file(
+                suite_path(expectations_dir, suite), suite_columns(registry, suite, contract)
+            )
+    for mart in registry.marts.values():
+        where = str(registry.root / "marts" / f"{mart.mart}.yaml")
+        for suite in mart.suites:
+            if not suite.startswith("gold/"):
+                problems.append(Problem(where, "suites", f"{suite!r}: mart suites live in gold/"))
+                continue
+            problems += check_suite_file(suite_path(expectations_dir, suite), {c.name for c in mart.columns})
     return problems
+
+
+def write_default_suites(registry: Registry, expectations_dir: Path, overwrite: bool = False) -> list[Path]:
+    """Write ``bronze/`` and ``silver/<contract>.json`` from each contract; returns the files written."""
+    written = []
+    for contract in registry.contracts.values():
+        for layer, make in (("bronze", default_suite), ("silver", default_silver_suite)):
+            path = suite_path(expectations_dir, f"{layer}/{contract.contract}")
+            if path.exists() and not overwrite:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(make(contract), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            written.append(path)
+    return written
 
 
 def load_suite(expectations_dir: Path, suite: str) -> dict[str, Any]:
@@ -149,7 +236,7 @@ def load_row_checks(registry: Registry, expectations_dir: Path) -> dict[str, lis
     out: dict[str, list[RowCheck]] = {}
     for name, contract in registry.contracts.items():
         checks: list[RowCheck] = []
-        for suite in contract.suites:
+        for suite in contract.suites_for("bronze"):
             for c in row_checks(load_suite(expectations_dir, suite)):
                 checks.append(dataclasses.replace(c, id=f"{suite}#{c.id}"))
         out[name] = checks

@@ -1,0 +1,246 @@
+"""Great Expectations 1.x on the DataFrame a job already holds, with results that last.
+
+One file-based GX project per lake (``_system/gx``) keeps the suites, every validation result
+and the Data Docs site, so the site is browsable offline next to the data it describes.
+
+Cost: GX's SUMMARY format launches Spark work per expectation. A suite is validated first with
+BOOLEAN_ONLY (GX bundles the aggregate metrics), and only the expectations that failed are run
+again with SUMMARY to fetch counts and sample values. A clean batch pays for one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from citylake.lake import Lake
+from citylake.quality.rowchecks import expectation_key
+from citylake.quality.suites import load_suite
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+DATASOURCE = "citylake"
+DETAIL_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+
+
+@dataclass
+class ExpectationOutcome:
+    id: str  # "<suite>#<index>:<type>:<columns>", the same id row tags carry
+    type: str
+    column: str | None
+    severity: str
+    success: bool
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    observed: str | None = None  # observed value or sample of unexpected values, for failures
+
+    def describe(self) -> str:
+        parts = [self.id]
+        if self.unexpected_count is not None:
+            parts.append(f"{self.unexpected_count} of {self.element_count} rows unexpected")
+        if self.observed:
+            parts.append(f"observed {self.observed}")
+        return "; ".join(parts)
+
+
+@dataclass
+class SuiteOutcome:
+    dataset: str
+    suite: str
+    validation_id: str
+    success: bool
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    result_key: Any = None  # GX ValidationResultIdentifier, for Data Docs
+
+    def failed(self, *severities: str) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and (not severities or o.severity in severities)]
+
+    @property
+    def verdict(self) -> str:
+        if self.failed("fail"):
+            return "failed"
+        return "warned" if self.failed() else "passed"
+
+    def reason(self) -> str:
+        return "; ".join(o.describe() for o in self.failed("fail"))
+
+
+def gx_name(suite: str) -> str:
+    """GX store keys cannot hold '/': suite "bronze/parking_lots" is "bronze.parking_lots" in GX."""
+    return suite.replace("/", ".")
+
+
+def _column_label(kwargs: dict[str, Any]) -> str | None:
+    if "column" in kwargs:
+        return str(kwargs["column"])
+    if "column_list" in kwargs:
+        return ",".join(kwargs["column_list"])
+    return None
+
+
+def _observed(result: dict[str, Any]) -> str | None:
+    if "observed_value" in result:
+        return json.dumps(result["observed_value"], default=str, ensure_ascii=False)
+    sample = result.get("partial_unexpected_list")
+    if sample:
+        return "e.g. " + json.dumps(sample[:5], default=str, ensure_ascii=False)
+    return None
+
+
+class GxProject:
+    """The lake's GX project; create one per process and reuse it for every validation."""
+
+    def __init__(self, lake: Lake, expectations_dir: Path, root: Path | None = None):
+        self.lake = lake
+        self.expectations_dir = expectations_dir
+        self.root = root or self.default_root(lake)
+        self._context: Any = None
+        self._suites: dict[str, Any] = {}
+        self._batch_defs: dict[str, Any] = {}
+
+    @staticmethod
+    def default_root(lake: Lake) -> Path:
+        if lake.is_s3:
+            from citylake.settings import REPO_ROOT
+
+            # GX stores are files; an S3 lake keeps its GX project in the local cache.
+            return REPO_ROOT / ".cache" / "gx" / lake.root.removeprefix("s3a://").replace("/", "_")
+        return Path(lake.root.removeprefix("file://")) / "_system"
+
+    @property
+    def docs_index(self) -> Path:
+        return self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+    @property
+    def context(self) -> Any:
+        if self._context is None:
+            import great_expectations as gx
+
+            self.root.mkdir(parents=True, exist_ok=True)
+            ctx = gx.get_context(mode="file", project_root_dir=str(self.root))
+            bars = ctx.variables.progress_bars
+            if bars is None or (bars.get("globally", True) if isinstance(bars, dict) else bars.globally):
+                from great_expectations.data_context.types.base import ProgressBarsConfig
+
+                ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+                ctx.variables.save()
+            self._context = ctx
+        return self._context
+
+    def _suite(self, suite_name: str) -> Any:
+        if suite_name not in self._suites:
+            from great_expectations.core.expectation_suite import ExpectationSuite
+
+            doc = load_suite(self.expectations_dir, suite_name)
+            exps = []
+            for i, exp in enumerate(doc["expectations"]):
+                meta = {**(exp.get("meta") or {}), "citylake_id": f"{suite_name}#{expectation_key(i, exp)}"}
+                exps.append({"type": exp["type"], "kwargs": exp["kwargs"], "meta": meta})
+            suite = ExpectationSuite(name=gx_name(suite_name), expectations=exps, meta=doc.get("meta") or {})
+            self._suites[suite_name] = self.context.suites.add_or_update(suite)
+        return self._suites[suite_name]
+
+    def _batch_definition(self, dataset: str) -> Any:
+        if dataset not in self._batch_defs:
+            ctx = self.context
+            try:
+                ds = ctx.data_sources.get(DATASOURCE)
+            except (KeyError, ValueError):
+                ds = ctx.data_sources.add_spark(name=DATASOURCE)
+            try:
+                asset = ds.get_asset(dataset)
+            except (LookupError, ValueError):
+                asset = ds.add_dataframe_asset(name=dataset)
+            try:
+                bd = asset.get_batch_definition("whole")
+            except (KeyError, LookupError, ValueError):
+                bd = asset.add_batch_definition_whole_dataframe("whole")
+            self._batch_defs[dataset] = bd
+        return self._batch_defs[dataset]
+
+    def validate(
+        self,
+        df: DataFrame,
+        dataset: str,
+        suite_name: str,
+        run_id: str,
+        counted: dict[str, tuple[int, int]] | None = None,
+        run_time: dt.datetime | None = None,
+    ) -> SuiteOutcome:
+        """Validate ``df`` (already cached by the caller) and store the result for Data Docs.
+
+        ``counted`` maps expectation ids to (unexpected, rows) the job already counted in its
+        own pass (row tags); failing expectations found there need no second GX pass.
+        """
+        from great_expectations.core.expectation_suite import ExpectationSuite
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        counted = counted or {}
+        t0 = time.perf_counter()
+        suite = self._suite(suite_name)
+        batch = self._batch_definition(dataset).get_batch(batch_parameters={"dataframe": df})
+        result = batch.validate(suite, result_format="BOOLEAN_ONLY")
+        failing = [
+            i
+            for i, r in enumerate(result.results)
+            if not r.success and r.expectation_config.meta.get("citylake_id") not in counted
+        ]
+        if failing:
+            # Details only for what failed: one more pass over the cached data, small suites.
+            sub = ExpectationSuite(
+                name=f"{gx_name(suite_name)}.details",
+                expectations=[result.results[i].expectation_config.to_json_dict() for i in failing],
+            )
+            detailed = batch.validate(sub, result_format=DETAIL_FORMAT)
+            for i, r in zip(failing, detailed.results, strict=True):
+                result.results[i] = r
+        validation_id = f"{run_id}:{dataset}:{uuid.uuid4().hex[:8]}"
+        result.meta.update({"run_id": run_id, "dataset": dataset, "validation_id": validation_id})
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=gx_name(suite_name)),
+            run_id=RunIdentifier(run_name=run_id, run_time=run_time or dt.datetime.now(dt.UTC)),
+            batch_identifier=dataset,
+        )
+        outcomes = []
+        for r in result.results:
+            cfg = r.expectation_config
+            res = dict(r.result or {})
+            cid = cfg.meta.get("citylake_id", cfg.type)
+            if cid in counted and not r.success:
+                bad, rows = counted[cid]
+                pct = 100.0 * bad / rows if rows else 0.0
+                res.update({"unexpected_count": bad, "element_count": rows, "unexpected_percent": pct,
+                            "unexpected_percent_total": pct, "partial_unexpected_list": []})  # fmt: skip
+                r.result = res
+            outcomes.append(
+                ExpectationOutcome(
+                    id=cid,
+                    type=cfg.type,
+                    column=_column_label(cfg.kwargs),
+                    severity=cfg.meta.get("severity", "warn"),
+                    success=bool(r.success),
+                    unexpected_count=res.get("unexpected_count"),
+                    element_count=res.get("element_count"),
+                    observed=None if r.success else _observed(res),
+                )
+            )
+        self.context.validation_results_store.store_validation_results(result, key)
+        return SuiteOutcome(
+            dataset, suite_name, validation_id, bool(result.success), outcomes, time.perf_counter() - t0, key
+        )
+
+    def build_docs(self, keys: list[Any] | None = None) -> Path:
+        """Render the Data Docs site (only ``keys`` plus the index when given) and return its index."""
+        self.context.build_data_docs(resource_identifiers=keys or None)
+        return self.docs_index

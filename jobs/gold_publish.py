@@ -1,0 +1,155 @@
+"""Silver -> gold -> published: every mart rebuilt for the days that changed, behind its suite.
+
+Per mart: build the changed days (jobs/gold/<mart>.py, a pure transform), cast to the mart
+doc's declared columns, stage, validate with the mart's GX suite, and only if no ``fail``
+expectation broke, replace those days in gold and export a Parquet snapshot with its manifest.
+A mart that fails keeps its current gold version and published snapshot; the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from citylake import delta_io
+from citylake.lake import Lake
+from citylake.publish import Publication, snapshot, stage
+from citylake.quality.gx_runner import GxProject, SuiteOutcome
+from citylake.registry import MartDoc, Registry
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+
+@dataclass
+class GoldResult:
+    publications: list[Publication] = field(default_factory=list)
+    suites: list[SuiteOutcome] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def mart_schema(doc: MartDoc) -> StructType:
+    from pyspark.sql import types as T
+
+    from jobs.bronze_ingest import spark_type
+
+    return T.StructType(
+        [T.StructField(c.name, spark_type(c.type), True, {"comment": c.description}) for c in doc.columns]
+    )
+
+
+def shape(df: DataFrame, doc: MartDoc) -> DataFrame:
+    """Exactly the documented columns, in order, with the documented types."""
+    from pyspark.sql import functions as F
+
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in mart_schema(doc).fields])
+
+
+def changed_dates(doc: MartDoc, silver_dates: dict[str, set[dt.date]], date: dt.date) -> list[dt.date]:
+    """Days to rebuild: those this run merged into the mart's silver inputs; _system inputs: the run's date."""
+    days: set[dt.date] = set()
+    for ref in doc.inputs:
+        zone, name = ref.split(".", 1)
+        if zone == "silver":
+            days |= silver_dates.get(name, set())
+        elif zone == "_system":
+            days.add(date)
+    return sorted(days)
+
+
+def read_inputs(spark: SparkSession, lake: Lake, doc: MartDoc) -> dict[str, DataFrame]:
+    out = {}
+    for ref in doc.inputs:
+        zone, name = ref.split(".", 1)
+        out[ref] = spark.read.format("delta").load(lake.table(zone, name))
+    return out
+
+
+def publish_mart(
+    spark: SparkSession,
+    lake: Lake,
+    doc: MartDoc,
+    dates: list[dt.date],
+    run_id: str,
+    gx: GxProject | None,
+) -> tuple[Publication, SuiteOutcome | None]:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    dataset = f"gold.{doc.mart}"
+    path = lake.table("gold", doc.mart)
+    delta_io.ensure_table(spark, path, mart_schema(doc), comment=f"{doc.title}: {doc.grain}")
+    previous = delta_io.latest_version(spark, path)
+    module = importlib.import_module(f"jobs.gold.{doc.mart}")
+    built = shape(module.build(read_inputs(spark, lake, doc), dates), doc)
+    df = built.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rows = df.count()
+        pub = Publication("gold", dataset, "published", None, rows, previous, previous, None, path)
+        if rows == 0:
+            pub.status = "empty"
+            return pub, None
+        stage(df, lake, "gold", doc.mart)
+        outcome = None
+        for suite in doc.suites:
+            outcome = gx.validate(df, dataset, suite, run_id) if gx else None
+            if outcome is not None:
+                pub.validation_id = outcome.validation_id
+                if outcome.verdict == "failed":
+                    pub.status, pub.reason = "failed", f"gate: {outcome.reason()}"
+                    return pub, outcome
+        days = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
+        (
+            df.where(F.col(doc.date_column).isin(dates))
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"{doc.date_column} IN ({days})")
+            .option("userMetadata", f'{{"run_id": "{run_id}", "validation_id": "{pub.validation_id}"}}')
+            .save(path)
+        )
+        version = delta_io.latest_version(spark, path)
+        assert version is not None
+        pub.delta_version = version
+        key_cols = [doc.date_column] + [c.name for c in doc.columns if c.name != doc.date_column][:2]
+        pub.published_path = snapshot(spark, lake, doc.mart, path, version, pub.validation_id, run_id,
+                                      doc.grain, key_cols)  # fmt: skip
+        return pub, outcome
+    finally:
+        df.unpersist()
+
+
+def run(
+    spark: SparkSession,
+    lake: Lake,
+    registry: Registry,
+    date: dt.date,
+    run_id: str,
+    silver_dates: dict[str, set[dt.date]],
+    gx: GxProject | None = None,
+    progress: Any = None,
+) -> GoldResult:
+    say = progress or (lambda _msg: None)
+    result = GoldResult()
+    t0 = time.perf_counter()
+    for doc in registry.marts.values():
+        dates = changed_dates(doc, silver_dates, date)
+        if not dates:
+            continue
+        say(f"gold: {doc.mart} ({len(dates)} day(s))")
+        try:
+            pub, outcome = publish_mart(spark, lake, doc, dates, run_id, gx)
+        except Exception as exc:  # one mart's failure must not stop the others
+            msg = str(exc).strip().splitlines()
+            previous = delta_io.latest_version(spark, lake.table("gold", doc.mart))
+            pub = Publication("gold", f"gold.{doc.mart}", "failed", f"build failed: {msg[0] if msg else exc!r}"[:500],
+                              0, previous, previous, None, lake.table("gold", doc.mart))  # fmt: skip
+            outcome = None
+        result.publications.append(pub)
+        if outcome:
+            result.suites.append(outcome)
+    result.timings["gold_s"] = time.perf_counter() - t0
+    return result
