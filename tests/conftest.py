@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from citylake.registry import Registry, load_registry
 from citylake.settings import REPO_ROOT, Settings
 
 DAY = dt.date(2026, 11, 20)
+# A fixed, test-only HMAC key (never a real one): subprocesses inherit it, hashes are reproducible.
+os.environ.setdefault("CITYLAKE_PII_KEY", "citylake-tests-only-not-a-secret")
 
 
 @pytest.fixture(scope="session")
