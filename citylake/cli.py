@@ -190,6 +190,16 @@ def _print_run(console: Any, report: Any) -> None:
         console.print(f"[red]{f.status}[/red] {f.file}: {f.reason}")
     if len(problems) > 20:
         console.print(f"... and {len(problems) - 20} more; see ops.run_ledger")
+    for v in report.held_feeds:
+        console.print(f"[red]held[/red] {v.unit}/{v.feed}: not promoted to silver, {v.reason()}")
+    pubs = report.publications
+    published = [p for p in pubs if p.status == "published"]
+    console.print(f"published {len(published)} of {len([p for p in pubs if p.status != 'empty'])} silver/gold datasets")
+    for p in pubs:
+        if p.status == "failed":
+            console.print(f"[red]not published[/red] {p.dataset} (current version stays {p.delta_version}): {p.reason}")
+    if report.docs:
+        console.print(f"Data Docs: {report.docs}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -217,7 +227,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  per feed:     .venv/bin/citylake status --as-of {args.date}\n"
         '  query:        .venv/bin/citylake query "SELECT _unit, count(*) FROM bronze.ev_charging_sessions GROUP BY 1"\n'
         '  quarantine:   .venv/bin/citylake query "SELECT source_file, record_no, reason FROM quarantine.bronze_records LIMIT 20"\n'
-        "  the ledger:   .venv/bin/citylake query \"SELECT * FROM ops.run_ledger WHERE status <> 'loaded'\""
+        "  the ledger:   .venv/bin/citylake query \"SELECT * FROM ops.run_ledger WHERE status <> 'loaded'\"\n"
+        '  dropped rows: .venv/bin/citylake query "SELECT unit, source_file, record_no, reason FROM quarantine.dq_rows LIMIT 20"\n'
+        f"  data quality: .venv/bin/citylake docs   (Data Docs, offline HTML: {report.docs})\n"
+        "  datasets:     .venv/bin/citylake status --datasets"
     )
     return report.exit_code
 
@@ -281,12 +294,20 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from citylake.lake import Lake
     from citylake.spark import get_spark
-    from citylake.status import feed_status
+    from citylake.status import dataset_status, feed_status
 
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
     spark = get_spark("citylake-status", settings)
-    rows = feed_status(spark, Lake(settings.lake_root), reg, args.as_of)
+    lake = Lake(settings.lake_root)
+    if args.datasets:
+        datasets = dataset_status(spark, lake)
+        if args.json:
+            print(json.dumps(datasets, ensure_ascii=False, indent=1))
+            return EXIT_OK
+        _print_datasets(datasets)
+        return EXIT_OK
+    rows = feed_status(spark, lake, reg, args.as_of)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return EXIT_OK
@@ -299,6 +320,37 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_row(*["" if r[k] is None else str(r[k]) for k in ("unit", "feed", "last_date", "fresh", "rows",
                                                                      "quarantine_rate", "dq")])  # fmt: skip
     _console(False).print(table)
+    _print_datasets(dataset_status(spark, lake))
+    return EXIT_OK
+
+
+def _print_datasets(datasets: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{len(datasets)} silver and gold datasets (newest publication attempt)")
+    for col in ("dataset", "status", "logical_date", "current_version", "last_published_at"):
+        table.add_column(col, no_wrap=col == "dataset")
+    for d in datasets:
+        style = "red" if d["status"] == "failed" else None
+        table.add_row(*["" if d[k] is None else str(d[k]) for k in ("dataset", "status", "logical_date",
+                        "current_version", "last_published_at")], style=style)  # fmt: skip
+    console = _console(False)
+    console.print(table)
+    for d in datasets:
+        if d["status"] == "failed":
+            console.print(f"[red]failed[/red] {d['dataset']} (readers keep version {d['current_version']}): "
+                          f"{d['reason']}")  # fmt: skip
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from citylake.lake import Lake
+    from citylake.quality.gx_runner import GxProject
+
+    settings = load_settings()
+    gx = GxProject(Lake(settings.lake_root), settings.expectations_dir)
+    index = gx.build_docs()
+    print(f"Data Docs: {index}")
+    print(f"open file://{index} in a browser (works offline)")
     return EXIT_OK
 
 
@@ -356,7 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, default=dt.date.today(), help="judge freshness at this date (default today)"
     )
     st.add_argument("--json", action="store_true", help="print a JSON array")
+    st.add_argument("--datasets", action="store_true", help="only silver/gold datasets and their publications")
     st.set_defaults(func=cmd_status)
+
+    dc = sub.add_parser("docs", help="rebuild the Data Docs (GX validation results) and print where they are")
+    dc.set_defaults(func=cmd_docs)
 
     q = sub.add_parser("query", help="run Spark SQL against the catalog")
     q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')

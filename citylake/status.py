@@ -2,9 +2,11 @@
 
 A feed is fresh when its newest loaded date is within its declared cadence of the as-of date
 (15-minute, hourly and daily feeds arrive as daily files, so they may be one day old; weekly
-feeds seven). DQ is "failed" when a ``fail`` expectation failed or the newest delivery was
-rejected, failed or conflicted; "warned" when a ``warn`` or ``drop`` expectation failed; else
-"passed". A feed that never delivered has ``last_date`` and ``dq`` null and is not fresh.
+feeds seven). DQ is "failed" when a ``fail`` expectation failed (the batch was held back from silver) or the
+newest delivery was rejected, failed or conflicted; "warned" when any expectation found bad
+rows; else "passed". A feed that never delivered has ``last_date`` and ``dq`` null and is not
+fresh. ``dataset_status`` does the same for silver and gold: the newest publication attempt of
+each dataset, and the version readers currently get.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from citylake.lake import DQ_RESULTS, RUN_LEDGER, Lake
+from citylake.lake import DQ_RESULTS, PUBLICATIONS, RUN_LEDGER, Lake
 from citylake.ledger import LOADED, PROBLEM_STATUSES
 from citylake.registry import Registry
 
@@ -51,15 +53,18 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
     dq: dict[tuple[str, str, dt.date], dict[str, int]] = {}
     if DeltaTable.isDeltaTable(spark, dq_path):
         agg = (
-            spark.read.format("delta").load(dq_path).where(F.col("logical_date") <= as_of)
-            .groupBy("unit", "feed", "logical_date", "severity")
-            .agg(F.sum("failures").alias("failures"))
+            spark.read.format("delta").load(dq_path)
+            .where((F.col("logical_date") <= as_of) & (F.col("layer") == "bronze"))
+            .groupBy("unit", "feed", "logical_date")
+            .agg(
+                F.sum(((F.col("severity") == "fail") & ~F.col("success")).cast("int")).alias("fail"),
+                F.sum("failures").alias("failures"),
+            )
             .collect()
         )  # fmt: skip
         for r in agg:
-            dq.setdefault((r["unit"], r["feed"], r["logical_date"]), {})[r["severity"]] = int(
-                r["failures"] or 0
-            )
+            dq[(r["unit"], r["feed"], r["logical_date"])] = {"fail": int(r["fail"] or 0),
+                                                             "failures": int(r["failures"] or 0)}  # fmt: skip
     out: list[dict[str, Any]] = []
     for feed in registry.feeds():
         key = (feed.unit.unit, feed.spec.feed)
@@ -72,7 +77,7 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
         sev = dq.get((*key, last), {})
         if day["problem"] or sev.get("fail", 0):
             verdict = "failed"
-        elif sev.get("warn", 0) or sev.get("drop", 0):
+        elif sev.get("failures", 0):
             verdict = "warned"
         else:
             verdict = "passed"
@@ -87,3 +92,44 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
             "dq": verdict,
         })  # fmt: skip
     return out
+
+
+def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
+    """Per silver/gold dataset: the newest publication attempt and the version that is current."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    path = lake.table("_system", PUBLICATIONS)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return []
+    pubs = spark.read.format("delta").load(path).where(F.col("status") != "empty")
+    newest = Window.partitionBy("dataset").orderBy(F.desc("recorded_at"))
+    good = (
+        pubs.where(F.col("status") == "published")
+        .groupBy("dataset")
+        .agg(F.max("recorded_at").alias("last_published_at"))
+    )
+    rows = (
+        pubs.withColumn("_n", F.row_number().over(newest))
+        .where("_n = 1")
+        .join(good, "dataset", "left")
+        .orderBy("layer", "dataset")
+        .collect()
+    )
+    return [
+        {
+            "dataset": r["dataset"],
+            "layer": r["layer"],
+            "last_run": r["run_id"],
+            "logical_date": r["logical_date"].isoformat() if r["logical_date"] else None,
+            "status": r["status"],
+            "current_version": r["delta_version"],
+            "validation_id": r["validation_id"],
+            "last_published_at": r["last_published_at"].isoformat(sep=" ", timespec="seconds")
+            if r["last_published_at"]
+            else None,
+            "reason": r["reason"],
+        }
+        for r in rows
+    ]
