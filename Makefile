@@ -40,5 +40,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+bench: setup
+	$(BIN)/python benchmarks/per_feed_overhead.py
+	$(BIN)/python benchmarks/validation_overhead.py
+
 clean-lake:
 	rm -rf lake

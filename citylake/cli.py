@@ -194,10 +194,14 @@ def _print_run(console: Any, report: Any) -> None:
         console.print(f"[red]held[/red] {v.unit}/{v.feed}: not promoted to silver, {v.reason()}")
     pubs = report.publications
     published = [p for p in pubs if p.status == "published"]
-    console.print(f"published {len(published)} of {len([p for p in pubs if p.status != 'empty'])} silver/gold datasets")
+    console.print(
+        f"published {len(published)} of {len([p for p in pubs if p.status != 'empty'])} silver/gold datasets"
+    )
     for p in pubs:
         if p.status == "failed":
-            console.print(f"[red]not published[/red] {p.dataset} (current version stays {p.delta_version}): {p.reason}")
+            console.print(
+                f"[red]not published[/red] {p.dataset} (current version stays {p.delta_version}): {p.reason}"
+            )
     if report.docs:
         console.print(f"Data Docs: {report.docs}")
 
@@ -408,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, default=dt.date.today(), help="judge freshness at this date (default today)"
     )
     st.add_argument("--json", action="store_true", help="print a JSON array")
-    st.add_argument("--datasets", action="store_true", help="only silver/gold datasets and their publications")
+    st.add_argument(
+        "--datasets", action="store_true", help="only silver/gold datasets and their publications"
+    )
     st.set_defaults(func=cmd_status)
 
     dc = sub.add_parser("docs", help="rebuild the Data Docs (GX validation results) and print where they are")

@@ -130,7 +130,7 @@ def run_daily(
 
         spark = get_spark("citylake-daily", settings)
     lake = Lake(settings.lake_root)
-    gx = GxProject(lake, settings.expectations_dir)
+    gx = GxProject(lake, settings.expectations_dir, mode=settings.gx_mode)
     run_id = new_run_id(date)
     started = dt.datetime.now()
     t0 = time.perf_counter()
@@ -162,7 +162,9 @@ def run_daily(
     )
     report.timings["silver_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    report.gold = gold_publish.run(spark, lake, registry, date, run_id, report.silver.dates, gx, progress)
+    report.gold = gold_publish.run(
+        spark, lake, registry, date, run_id, report.silver.dates, gx, progress, settings.expectations_dir
+    )
     report.timings["gold_s"] = time.perf_counter() - t2
     publish.record(spark, lake, report.publications, run_id, date)
     suite_rows = [

@@ -31,6 +31,7 @@ class Settings:
     driver_memory: str = "4g"
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
     pii_key_file: Path = REPO_ROOT / ".cache" / "secrets" / "pii_key"
+    gx_mode: str = "batched"
 
     def pii_key(self) -> bytes:
         """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
@@ -91,8 +92,16 @@ def load_settings() -> Settings:
         shuffle_partitions=partitions,
         driver_memory=_env("CITYLAKE_DRIVER_MEMORY", "4g"),
         extra_spark_conf=extra,
+        gx_mode=_gx_mode(),
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
     )
+
+
+def _gx_mode() -> str:
+    mode = _env("CITYLAKE_GX_MODE", "batched")
+    if mode not in ("batched", "native"):
+        raise ConfigError(f"CITYLAKE_GX_MODE={mode!r}: expected batched or native")
+    return mode
 
 
 def ensure_local_pii_key(settings: Settings) -> Path | None:

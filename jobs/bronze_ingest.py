@@ -22,11 +22,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import re
 import time
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import DataType, StructType
 
+log = logging.getLogger(__name__)
 CORRUPT = "_corrupt_record"
 SPARK_CHARSETS = {
     "utf-8": "UTF-8",
@@ -331,10 +334,12 @@ class FeedCounts:
     batch_ids: list[str] = field(default_factory=list)
     rows: int = 0
     failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    error: str | None = None  # validation could not run: the batch is held, not guessed
 
     def add(self, other: FeedCounts) -> None:
         self.batch_ids += [b for b in other.batch_ids if b not in self.batch_ids]
         self.rows += other.rows
+        self.error = self.error or other.error
         for k, v in other.failures.items():
             self.failures[k] += v
 
@@ -344,6 +349,7 @@ class BatchResult:
     files: dict[str, FileOutcome]
     feeds: dict[tuple[str, str], FeedCounts]
     suites: list[SuiteOutcome]
+    validation_s: float = 0.0
 
 
 @dataclass
@@ -357,10 +363,12 @@ class FeedVerdict:
     rows: int
     verdict: str
     checks: list[Any]
+    error: str | None = None
 
     def reason(self) -> str:
         bad = [c for c in self.checks if not c.success and c.expectation.severity == "fail"]
-        return "; ".join(f"{c.expectation.id}: {c.failures} of {c.rows_checked} rows" for c in bad)
+        parts = [f"{c.expectation.id}: {c.failures} of {c.rows_checked} rows" for c in bad]
+        return "; ".join(([self.error] if self.error else []) + parts)
 
 
 @dataclass
@@ -486,37 +494,57 @@ def ingest_batch(
             for k, v in dq.get(lf.rel, {}).items():
                 fc.failures[k] += v
         suites: list[SuiteOutcome] = []
-        if good_total and exps:
-            # Table-level checks per unit/feed, on the cached batch: one grouped count.
-            for (unit, feed), by_id in duplicate_counts(bronze, exps, ["_unit", "_feed"]).items():
+
+        def validate() -> float:
+            """Gate counts and the GX suite, on the cached batch; returns the seconds spent."""
+            t = time.perf_counter()
+            # Table-level checks per unit/feed: one grouped count per uniqueness expectation.
+            for (unit, feed), by_id in duplicate_counts(bronze, exps or [], ["_unit", "_feed"]).items():
                 for k, v in by_id.items():
                     feeds[(unit, feed)].failures[k] += v
             if gx is not None:
-                totals: dict[str, int] = defaultdict(int)
+                totals: dict[str, int] = {e.id: 0 for e in exps or []}
                 for fc in feeds.values():
                     for k, v in fc.failures.items():
                         totals[k] += v
                 counted = {k: (v, good_total) for k, v in totals.items()}
                 for suite in contract.suites_for("bronze"):
                     suites.append(gx.validate(bronze, f"bronze.{contract.contract}", suite, run_id, counted))
+            return time.perf_counter() - t
+
+        # Bronze keeps every parsed record whatever the verdict (the gate decides promotion), so
+        # validation runs beside the Delta write instead of before it: the commit's driver-side
+        # work leaves the executors idle, and GX's small jobs fill them.
         version = None
-        if good_total:
-            delta_io.append(
-                bronze,
-                bronze_path,
-                txn_app_id=batch_id,
-                user_metadata=meta,
-                partition_by=("_logical_date",),
-            )
-            # This run's commit, or the one a crashed run made when Delta skipped this write.
-            version = delta_io.version_with_metadata(spark, bronze_path, "batch_id", batch_id)
-        if bad_total:
-            delta_io.append(
-                to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).coalesce(1),
-                lake.table("quarantine", BRONZE_RECORDS),
-                txn_app_id=batch_id,
-                user_metadata=meta,
-            )
+        validation_s = 0.0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
+            pending = pool.submit(validate) if good_total and exps else None
+            try:
+                if good_total:
+                    delta_io.append(
+                        bronze,
+                        bronze_path,
+                        txn_app_id=batch_id,
+                        user_metadata=meta,
+                        partition_by=("_logical_date",),
+                    )
+                    # This run's commit, or the one a crashed run made when Delta skipped this write.
+                    version = delta_io.version_with_metadata(spark, bronze_path, "batch_id", batch_id)
+                if bad_total:
+                    delta_io.append(
+                        to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).coalesce(1),
+                        lake.table("quarantine", BRONZE_RECORDS),
+                        txn_app_id=batch_id,
+                        user_metadata=meta,
+                    )
+            finally:
+                if pending is not None:
+                    try:
+                        validation_s = pending.result()
+                    except Exception as exc:  # the data is in bronze; an unvalidated batch is held
+                        log.exception("validation of %s failed", batch_id)
+                        for fc in feeds.values():
+                            fc.error = f"validation failed: {_short_error(exc)}"
     finally:
         parsed.unpersist()
     out = {}
@@ -542,7 +570,7 @@ def ingest_batch(
             rows_dq_dropped=dropped,
             dq_failures=dq.get(lf.rel, {}),
         )
-    return BatchResult(out, feeds, suites)
+    return BatchResult(out, feeds, suites, validation_s)
 
 
 def _classify(
@@ -580,8 +608,8 @@ def run(
 ) -> BronzeResult:
     """Ingest every new file landed for ``date``; safe to re-run any number of times.
 
-    ``validate=False`` skips the GX suite run (the row tags and gate counts still happen); the
-    benchmark uses it to measure what validation costs.
+    ``validate=False`` runs without any data-quality work (no row tags, gate counts or GX); only
+    the benchmark uses it, to measure what validation adds to the job.
     """
     store = store or store_for(lake.root)
     expectations_dir = expectations_dir or load_settings().expectations_dir
@@ -590,8 +618,10 @@ def run(
         c.contract: suite_expectations(expectations_dir, c.suites_for("bronze"))
         for c in registry.contracts.values()
     }
-    if gx is None and validate:
-        gx = GxProject(lake, expectations_dir)
+    if validate and gx is None:
+        gx = GxProject(lake, expectations_dir, mode=load_settings().gx_mode)
+    if not validate:  # no row tags, no gate counts, no GX: the baseline the benchmark compares against
+        checks, exps, gx = {c: [] for c in checks}, {c: [] for c in exps}, None
     say = progress or (lambda _msg: None)
     result = BronzeResult(run_id, date)
     t0 = time.perf_counter()
@@ -695,6 +725,7 @@ def run(
         )  # fmt: skip
         outcomes += batch.files.values()
         result.suites += batch.suites
+        result.timings["validation_s"] = result.timings.get("validation_s", 0.0) + batch.validation_s
         for key, fc in batch.feeds.items():
             if key in feed_counts:
                 feed_counts[key].add(fc)
@@ -705,7 +736,14 @@ def run(
     for (unit, feed), fc in feed_counts.items():
         judged = evaluate(exps[fc.contract], fc.rows, fc.failures)
         result.feeds[(unit, feed)] = FeedVerdict(
-            unit, feed, fc.contract, fc.batch_ids, fc.rows, verdict(judged), judged
+            unit,
+            feed,
+            fc.contract,
+            fc.batch_ids,
+            fc.rows,
+            "failed" if fc.error else verdict(judged),
+            judged,
+            fc.error,
         )
 
     t3 = time.perf_counter()
@@ -741,6 +779,9 @@ def _ingest_isolated(
             spark, lake, contract, files, batch_id, run_id, date, ingested_at, checks, exps, gx
         )
     except Exception as exc:  # a Spark failure of any kind must not stop the other units
+        log.warning(
+            "batch %s failed (%s); retrying its %d files one by one", batch_id, _short_error(exc), len(files)
+        )
         if len(files) == 1:
             lf = files[0]
             failed = FileOutcome(
@@ -775,6 +816,7 @@ def _ingest_isolated(
         )
         merged.files.update(one.files)
         merged.suites += one.suites
+        merged.validation_s += one.validation_s
         for key, fc in one.feeds.items():
             if key in merged.feeds:
                 merged.feeds[key].add(fc)

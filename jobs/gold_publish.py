@@ -8,17 +8,22 @@ A mart that fails keeps its current gold version and published snapshot; the oth
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io
 from citylake.lake import Lake
 from citylake.publish import Publication, snapshot, stage
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
+from citylake.quality.rowchecks import count_failures, row_checks
+from citylake.quality.suites import load_suite
 from citylake.registry import MartDoc, Registry
+from citylake.settings import load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -76,6 +81,7 @@ def publish_mart(
     dates: list[dt.date],
     run_id: str,
     gx: GxProject | None,
+    expectations_dir: Path,
 ) -> tuple[Publication, SuiteOutcome | None]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -88,7 +94,9 @@ def publish_mart(
     built = shape(module.build(read_inputs(spark, lake, doc), dates), doc)
     df = built.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        rows = df.count()
+        checks = [dataclasses.replace(c, id=f"{s}#{c.id}") for s in doc.suites
+                  for c in row_checks(load_suite(expectations_dir, s))]  # fmt: skip
+        rows, failures = count_failures(df, checks)
         pub = Publication("gold", dataset, "published", None, rows, previous, previous, None, path)
         if rows == 0:
             pub.status = "empty"
@@ -96,7 +104,8 @@ def publish_mart(
         stage(df, lake, "gold", doc.mart)
         outcome = None
         for suite in doc.suites:
-            outcome = gx.validate(df, dataset, suite, run_id) if gx else None
+            counted = {k: (v, rows) for k, v in failures.items() if k.startswith(f"{suite}#")}
+            outcome = gx.validate(df, dataset, suite, run_id, counted) if gx else None
             if outcome is not None:
                 pub.validation_id = outcome.validation_id
                 if outcome.verdict == "failed":
@@ -131,8 +140,10 @@ def run(
     silver_dates: dict[str, set[dt.date]],
     gx: GxProject | None = None,
     progress: Any = None,
+    expectations_dir: Path | None = None,
 ) -> GoldResult:
     say = progress or (lambda _msg: None)
+    expectations_dir = expectations_dir or load_settings().expectations_dir
     result = GoldResult()
     t0 = time.perf_counter()
     for doc in registry.marts.values():
@@ -141,7 +152,7 @@ def run(
             continue
         say(f"gold: {doc.mart} ({len(dates)} day(s))")
         try:
-            pub, outcome = publish_mart(spark, lake, doc, dates, run_id, gx)
+            pub, outcome = publish_mart(spark, lake, doc, dates, run_id, gx, expectations_dir)
         except Exception as exc:  # one mart's failure must not stop the others
             msg = str(exc).strip().splitlines()
             previous = delta_io.latest_version(spark, lake.table("gold", doc.mart))

@@ -24,7 +24,8 @@ from citylake.layers import hash_column, merge_keys, silver_columns, valid_colum
 from citylake.publish import Publication, stage
 from citylake.quality.gate import UNIQUE, suite_expectations
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
-from citylake.quality.rowchecks import DQ_FAILED, RowCheck, is_dropped
+from citylake.quality.rowchecks import DQ_FAILED, RowCheck, count_failures, is_dropped, row_checks
+from citylake.quality.suites import load_suite
 from citylake.registry import FeedContract, Registry
 
 if TYPE_CHECKING:
@@ -170,14 +171,17 @@ def promote_contract(
     kept, surplus = dedupe(rows.where(~hit), contract)
     inc = kept.drop(DQ_FAILED).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        n = inc.count()
+        suite = contract.suites_for("silver")[0]
+        silver_checks = row_checks(load_suite(expectations_dir, suite))
+        n, failures = count_failures(inc, silver_checks, prefix=f"{suite}#")
         pub = Publication("silver", dataset, "published", None, n, previous, previous, None, path, batch_ids)
         if n == 0:
             pub.status = "empty"
             return pub, None, set()
         dates = sorted(r[0] for r in inc.select("event_date").distinct().collect())
         stage(inc, lake, "silver", contract.contract)
-        outcome = gx.validate(inc, dataset, contract.suites_for("silver")[0], run_id) if gx else None
+        counted = {k: (v, n) for k, v in failures.items()}
+        outcome = gx.validate(inc, dataset, suite, run_id, counted) if gx else None
         if outcome is not None:
             pub.validation_id = outcome.validation_id
             if outcome.verdict == "failed":

@@ -46,7 +46,8 @@ def test_catalog_lists_a_bronze_table_per_contract(demo_lake, registry):
 def test_run_json_shape_and_rerun_adds_nothing(demo_lake):
     root, _ = demo_lake
     out = json.loads(_cli(root, "run", "--date", "2026-11-20", "--json").stdout)
-    assert set(out) == {"date", "run_id", "status", "files"}
+    assert set(out) == {"date", "run_id", "status", "files", "held_feeds", "publications", "data_docs"}
+    assert out["held_feeds"] == [] and out["publications"] == []  # nothing new, so nothing to publish
     assert out["status"] == "ok" and out["date"] == "2026-11-20"
     assert out["files"] and {f["status"] for f in out["files"]} == {"skipped"}
     assert sum(f["rows_bronze"] for f in out["files"]) == 0
@@ -99,12 +100,31 @@ def test_status_covers_every_feed(demo_lake, registry):
     )
     assert all(r["fresh"] and r["last_date"] == "2026-11-20" and r["rows"] > 0 for r in rows)
     assert {r["dq"] for r in rows} <= {"passed", "warned", "failed"}
-    # drop checks warn exactly where the generator injected nulls or out-of-range values
+    # the gate warns exactly where the generator injected faults an expectation checks
     generated = json.loads((root / "_system" / "generated" / "2026-11-20.json").read_text())
+    checked = ("null_required", "out_of_range", "duplicate", "bad_coordinates")
     faulty = {(f["unit"], f["feed"]) for f in generated["files"]
-              if f["faults"].get("null_required", 0) + f["faults"].get("out_of_range", 0)}  # fmt: skip
+              if sum(f["faults"].get(k, 0) for k in checked)}  # fmt: skip
     assert faulty
     assert {(r["unit"], r["feed"]) for r in rows if r["dq"] == "warned"} == faulty
     assert {r["dq"] for r in rows if (r["unit"], r["feed"]) not in faulty} == {"passed"}
     stale = json.loads(_cli(root, "status", "--json", "--as-of", "2026-11-29").stdout)
     assert not any(r["fresh"] for r in stale)
+
+
+def test_demo_builds_data_docs_and_publishes_every_mart(demo_lake, registry):
+    root, proc = demo_lake
+    index = root / "_system" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert index.is_file()
+    assert str(index) in proc.stdout
+    out = _cli(root, "docs").stdout
+    assert f"Data Docs: {index}" in out
+    html = index.read_text()
+    for c in registry.contracts_in_use():
+        assert f"bronze.{c.contract}" in html and f"silver.{c.contract}" in html
+    datasets = json.loads(_cli(root, "status", "--datasets", "--json").stdout)
+    by_name = {d["dataset"]: d for d in datasets}
+    for mart in registry.marts:
+        assert by_name[f"gold.{mart}"]["status"] == "published"
+        manifest = json.loads((root / "published" / mart / "_manifest.json").read_text())
+        assert manifest["delta_version"] == by_name[f"gold.{mart}"]["current_version"]

@@ -109,5 +109,5 @@ def duplicate_counts(
             .collect()
         )
         for row in dup:
-            out.setdefault(tuple(row[b] for b in by), {})[e.id] = int(row["_dups"])
+            out.setdefault(tuple(row[b] for b in by), {})[e.id] = int(row["_dups"] or 0)
     return out

@@ -131,3 +131,14 @@ def failure_counts(
         base["failures"] = {c.id: int(row[f"_c{n}"] or 0) for n, c in enumerate(checks)}
         out.append(base)
     return out
+
+
+def count_failures(df: DataFrame, checks: list[RowCheck], prefix: str = "") -> tuple[int, dict[str, int]]:
+    """Rows and failures per check in one aggregation, for a DataFrame that carries no tags."""
+    from pyspark.sql import functions as F
+
+    aggs = [F.count(F.lit(1)).alias("_rows")]
+    aggs += [F.sum(c.breaks().cast("long")).alias(f"_c{n}") for n, c in enumerate(checks)]
+    row = df.agg(*aggs).first()
+    assert row is not None
+    return int(row["_rows"]), {f"{prefix}{c.id}": int(row[f"_c{n}"] or 0) for n, c in enumerate(checks)}

@@ -6,7 +6,6 @@ many records of each fault kind every file holds, and the lake must account for 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -75,7 +74,9 @@ def test_drop_faults_are_quarantined_exactly_per_kind(spark, registry, gated):
             any(":expect_column_values_to_be_between:" in e and e.rsplit(":", 1)[1] not in coords for e in b)
             for b in broke
         )
-        swapped = sum(any(e.endswith(f":{c}") and "be_between" in e for c in coords for e in b) for b in broke)
+        swapped = sum(
+            any(e.endswith(f":{c}") and "be_between" in e for c in coords for e in b) for b in broke
+        )
         dups = sum(r["reason"].startswith("surplus copy") for r in mine)
         assert nulls == rep.faults.get("null_required", 0), rep.path
         assert ranges == rep.faults.get("out_of_range", 0), rep.path
@@ -129,7 +130,10 @@ def test_results_per_run_unit_feed_and_suite(spark, gated):
     lake, reports, report = gated
     dq = _table(spark, lake, "_system", "dq_results").where(f"run_id = '{report.run_id}'")
     feeds = {(r.unit, r.feed) for r in _loaded(reports)}
-    got = {(r["unit"], r["feed"]) for r in dq.where("layer = 'bronze'").select("unit", "feed").distinct().collect()}
+    got = {
+        (r["unit"], r["feed"])
+        for r in dq.where("layer = 'bronze'").select("unit", "feed").distinct().collect()
+    }
     assert got == feeds
     assert dq.where("layer = 'bronze' AND validation_id IS NULL").count() == 0
     layers = {r["layer"] for r in dq.select("layer").distinct().collect()}
@@ -145,7 +149,9 @@ def test_our_counts_agree_with_gx_summary(spark, gated):
     suite = json.loads((REPO_ROOT / "expectations/bronze/service_requests.json").read_text())
     eph = gxm.get_context(mode="ephemeral")
     batch = (
-        eph.data_sources.add_spark("s").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b")
+        eph.data_sources.add_spark("s")
+        .add_dataframe_asset("a")
+        .add_batch_definition_whole_dataframe("b")
         .get_batch(batch_parameters={"dataframe": bronze})
     )
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -156,7 +162,10 @@ def test_our_counts_agree_with_gx_summary(spark, gated):
     dq = _table(spark, lake, "_system", "dq_results").where(
         f"run_id = '{report.run_id}' AND contract = 'service_requests' AND layer = 'bronze'"
     )
-    ours = {r["expectation_id"]: r["sum(failures)"] for r in dq.groupBy("expectation_id").sum("failures").collect()}
+    ours = {
+        r["expectation_id"]: r["sum(failures)"]
+        for r in dq.groupBy("expectation_id").sum("failures").collect()
+    }
     compared = 0
     for res in summary.results:
         if "unexpected_count" not in (res.result or {}):
@@ -192,3 +201,23 @@ def test_published_manifest_matches_its_files(spark, gated):
     rows = sum(pq.read_metadata(base / f["path"]).num_rows for f in manifest["files"])
     gold = spark.read.format("delta").option("versionAsOf", pub.delta_version).load(pub.path).count()
     assert rows == manifest["row_count"] == gold > 0
+
+
+def test_a_validation_error_holds_the_batch_without_reloading_it(spark, registry, lake, monkeypatch):
+    """Bronze is committed beside validation; if validation breaks, nothing is loaded twice."""
+    from citylake.quality import gx_runner
+    from jobs import bronze_ingest
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("GX is down")
+
+    monkeypatch.setattr(gx_runner.GxProject, "validate", broken)
+    reports = generate(registry, DAY, 0.02, ["op_teld"], lake)
+    result = bronze_ingest.run(spark, lake, registry, DAY, "run-gx-down")
+    assert {f.status for f in result.files} <= {"loaded", "duplicate"}
+    held = result.feeds[("op_teld", "ev_charging_sessions")]
+    assert held.verdict == "failed" and "validation failed: GX is down" in held.reason()
+    assert result.promotable() == {}
+    landed = sum(r.records - r.faults.get("malformed", 0) for r in reports
+                 if r.feed == "ev_charging_sessions" and r.kind != "resend")  # fmt: skip
+    assert _table(spark, lake, "bronze", "ev_charging_sessions").count() == landed

@@ -73,7 +73,9 @@ def two_days(spark, registry, module_lake, tmp_path_factory):
 def test_day1_publishes_every_mart(two_days, registry):
     _, day1, _, before, _ = two_days
     assert day1.status == "ok"
-    assert {p.dataset for p in day1.publications if p.status == "published"} >= {f"gold.{m}" for m in registry.marts}
+    assert {p.dataset for p in day1.publications if p.status == "published"} >= {
+        f"gold.{m}" for m in registry.marts
+    }
     assert all(v is not None for v, _ in before.values())
 
 
