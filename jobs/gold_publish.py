@@ -105,7 +105,7 @@ def publish_mart(
         outcome = None
         for suite in doc.suites:
             counted = {k: (v, rows) for k, v in failures.items() if k.startswith(f"{suite}#")}
-            outcome = gx.validate(df, dataset, suite, run_id, counted) if gx else None
+            outcome = gx.validate(df, dataset, suite, run_id, counted, rows) if gx else None
             if outcome is not None:
                 pub.validation_id = outcome.validation_id
                 if outcome.verdict == "failed":

@@ -181,7 +181,7 @@ def promote_contract(
         dates = sorted(r[0] for r in inc.select("event_date").distinct().collect())
         stage(inc, lake, "silver", contract.contract)
         counted = {k: (v, n) for k, v in failures.items()}
-        outcome = gx.validate(inc, dataset, suite, run_id, counted) if gx else None
+        outcome = gx.validate(inc, dataset, suite, run_id, counted, n) if gx else None
         if outcome is not None:
             pub.validation_id = outcome.validation_id
             if outcome.verdict == "failed":

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citylake.lake import Lake
-from citylake.quality.gate import UNIQUE, Expectation, duplicate_counts
+from citylake.quality.gate import ROW_COUNT, UNIQUE, Expectation, duplicate_counts
 from citylake.quality.rowchecks import ROW_LEVEL, expectation_key
 from citylake.quality.suites import load_suite
 
@@ -95,6 +95,16 @@ def _counted_result(e: Expectation, unexpected: int, rows: int) -> Any:
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     pct = 100.0 * unexpected / rows if rows else 0.0
+    if e.type == ROW_COUNT:
+        low, high = e.kwargs.get("min_value"), e.kwargs.get("max_value")
+        return ExpectationValidationResult(
+            success=(low is None or rows >= low) and (high is None or rows <= high),
+            expectation_config=ExpectationConfiguration(
+                type=e.type, kwargs=e.kwargs,
+                meta={"severity": e.severity, "citylake_id": e.id, "computed_by": "citylake stats pass"},
+            ),
+            result={"observed_value": rows},
+        )  # fmt: skip
     return ExpectationValidationResult(
         success=unexpected <= (1.0 - e.mostly) * rows + 1e-9,
         expectation_config=ExpectationConfiguration(
@@ -154,6 +164,7 @@ class GxProject:
         self.expectations_dir = expectations_dir
         self.root = root or self.default_root(lake)
         self._context: Any = None
+        self._warming: Any = None
         self._suites: dict[str, Any] = {}
         self._parsed: dict[str, list[tuple[Expectation, dict[str, Any]]]] = {}
         self._batch_defs: dict[str, Any] = {}
@@ -167,12 +178,29 @@ class GxProject:
             return REPO_ROOT / ".cache" / "gx" / lake.root.removeprefix("s3a://").replace("/", "_")
         return Path(lake.root.removeprefix("file://")) / "_system"
 
+    def warm_up(self) -> None:
+        """Import GX and open the project in the background (about 2 s, pure Python and file I/O),
+        while the job does its own set-up; ``context`` waits for it."""
+        import threading
+
+        if self._context is None and self._warming is None:
+            self._warming = threading.Thread(target=self._open, name="gx-warm-up", daemon=True)
+            self._warming.start()
+
     @property
     def docs_index(self) -> Path:
         return self.root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
     @property
     def context(self) -> Any:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+        if self._context is None:
+            self._open()
+        return self._context
+
+    def _open(self) -> None:
         if self._context is None:
             import great_expectations as gx
 
@@ -185,7 +213,6 @@ class GxProject:
                 ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
                 ctx.variables.save()
             self._context = ctx
-        return self._context
 
     def _suite(self, suite_name: str) -> Any:
         if suite_name not in self._suites:
@@ -234,12 +261,14 @@ class GxProject:
         suite_name: str,
         run_id: str,
         counted: dict[str, tuple[int, int]] | None = None,
+        row_count: int | None = None,
         run_time: dt.datetime | None = None,
     ) -> SuiteOutcome:
         """Validate ``df`` (already cached by the caller) and store the result for Data Docs.
 
         ``counted`` maps expectation ids to (unexpected, rows) the job already counted in its
-        own pass (row tags); failing expectations found there need no second GX pass.
+        own pass (row tags), and ``row_count`` is the batch's row count if the job knows it;
+        in batched mode GX does not count those again.
         """
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.core.run_identifier import RunIdentifier
@@ -253,9 +282,13 @@ class GxProject:
         self._suite(suite_name)
         parsed = self._parsed[suite_name]
         # What the job's own passes count exactly (proved equal to GX in the tests) is not recounted.
-        ours = [e for e, _ in parsed if e.type in UNIQUE or (self.mode == "batched" and e.type in ROW_LEVEL
-                                                             and e.id in counted)]  # fmt: skip
+        batched = self.mode == "batched"
+        ours = [e for e, _ in parsed if e.type in UNIQUE or (batched and e.type in ROW_LEVEL and e.id in counted)
+                or (batched and e.type == ROW_COUNT and row_count is not None)]  # fmt: skip
         ids = {e.id for e in ours}
+        for e in ours:
+            if e.type == ROW_COUNT:
+                counted[e.id] = (0, row_count or 0)
         missing = [e for e in ours if e.id not in counted]
         if missing:
             rows = df.count()
