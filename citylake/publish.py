@@ -34,7 +34,7 @@ KEEP_SNAPSHOTS = 3  # readers holding an older manifest can finish; older snapsh
 class Publication:
     layer: str
     dataset: str
-    status: str  # published | failed | empty
+    status: str  # published | failed | empty | unchanged
     reason: str | None
     rows: int
     delta_version: int | None  # current after this run (unchanged when the gate failed)

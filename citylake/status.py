@@ -103,7 +103,7 @@ def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
     path = lake.table("_system", PUBLICATIONS)
     if not DeltaTable.isDeltaTable(spark, path):
         return []
-    pubs = spark.read.format("delta").load(path).where(F.col("status") != "empty")
+    pubs = spark.read.format("delta").load(path).where(~F.col("status").isin("empty", "unchanged"))
     newest = Window.partitionBy("dataset").orderBy(F.desc("recorded_at"))
     good = (
         pubs.where(F.col("status") == "published")

@@ -74,6 +74,15 @@ def read_inputs(spark: SparkSession, lake: Lake, doc: MartDoc) -> dict[str, Data
     return out
 
 
+def _same_as_current(
+    spark: SparkSession, path: str, df: DataFrame, doc: MartDoc, dates: list[dt.date]
+) -> bool:
+    from pyspark.sql import functions as F
+
+    current = spark.read.format("delta").load(path).where(F.col(doc.date_column).isin(dates))
+    return df.exceptAll(current).isEmpty() and current.exceptAll(df).isEmpty()
+
+
 def publish_mart(
     spark: SparkSession,
     lake: Lake,
@@ -100,6 +109,10 @@ def publish_mart(
         pub = Publication("gold", dataset, "published", None, rows, previous, previous, None, path)
         if rows == 0:
             pub.status = "empty"
+            return pub, None
+        if previous is not None and _same_as_current(spark, path, df, doc, dates):
+            # inputs changed nowhere that matters: no new version, nothing to republish
+            pub.status = "unchanged"
             return pub, None
         stage(df, lake, "gold", doc.mart)
         outcome = None

@@ -27,10 +27,10 @@ def test_committed_suites_are_valid_and_linked(registry):
         assert not_null == required
 
 
-def _broken(tmp_path, mutate):
+def _broken(tmp_path, mutate, suite="bronze/air_quality"):
     root = tmp_path / "expectations"
     shutil.copytree(EXPECTATIONS, root)
-    path = root / "bronze" / "air_quality.json"
+    path = root / f"{suite}.json"
     doc = json.loads(path.read_text())
     text = mutate(doc)
     path.write_text(text if isinstance(text, str) else json.dumps(doc, indent=2))
@@ -67,3 +67,28 @@ def test_cli_validate_fails_on_a_broken_suite(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert f"{path}: expectations[1:" in proc.stderr and "severity must be one of" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("suite", "column"),
+    [
+        ("silver/service_requests", "citizen_id_no"),  # silver only has the keyed hash
+        ("gold/mart_parking_daily", "occupancy"),  # not a column of the mart doc
+    ],
+)
+def test_silver_and_gold_suites_are_checked_against_their_dataset(tmp_path, registry, suite, column):
+    exp = {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": column},
+        "meta": {"severity": "fail"},
+    }
+    root, path = _broken(tmp_path, lambda d: d["expectations"].append(exp), suite)
+    problems = validate_suites(registry, root)
+    assert [(p.file, p.reason) for p in problems] == [(str(path), f"column {column!r} is not in the dataset")]
+
+
+def test_every_mart_and_silver_table_has_a_suite(registry):
+    for contract in registry.contracts.values():
+        assert contract.suites_for("silver") == (f"silver/{contract.contract}",)
+    for mart in registry.marts.values():
+        assert mart.suites == (f"gold/{mart.mart}",) and mart.grain.startswith("one row per")
