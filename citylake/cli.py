@@ -194,9 +194,8 @@ def _print_run(console: Any, report: Any) -> None:
         console.print(f"[red]held[/red] {v.unit}/{v.feed}: not promoted to silver, {v.reason()}")
     pubs = report.publications
     published = [p for p in pubs if p.status == "published"]
-    console.print(
-        f"published {len(published)} of {len([p for p in pubs if p.status != 'empty'])} silver/gold datasets"
-    )
+    changed = [p for p in pubs if p.status not in ("empty", "unchanged")]
+    console.print(f"published {len(published)} of {len(changed)} changed silver/gold datasets")
     for p in pubs:
         if p.status == "failed":
             console.print(
