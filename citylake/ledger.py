@@ -111,6 +111,12 @@ TABLES: dict[tuple[str, str], str] = {
 }
 
 
+def short_error(exc: BaseException) -> str:
+    """The first line of an error, for a ledger or publication reason."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
+
+
 def ensure_system_tables(spark: SparkSession, lake: Lake) -> None:
     for (zone, name), ddl in TABLES.items():
         delta_io.ensure_table(spark, lake.table(zone, name), _schema(ddl), properties=APPEND_ONLY)

@@ -44,6 +44,22 @@ class Publication:
     batch_ids: list[str] = field(default_factory=list)
     published_path: str | None = None
 
+    @classmethod
+    def refused(
+        cls,
+        spark: SparkSession,
+        layer: str,
+        dataset: str,
+        path: str,
+        reason: str,
+        batch_ids: list[str] | None = None,
+    ) -> Publication:
+        """A dataset whose job failed before its gate: readers keep the current version."""
+        from citylake.delta_io import latest_version
+
+        current = latest_version(spark, path)
+        return cls(layer, dataset, "failed", reason[:500], 0, current, current, None, path, batch_ids or [])
+
     def json(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,

@@ -308,7 +308,6 @@ class FileOutcome:
     batch_id: str | None = None
     bronze_version: int | None = None
     rows_dq_dropped: int = 0
-    dq_failures: dict[str, int] = field(default_factory=dict)
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
 
@@ -522,7 +521,7 @@ def ingest_batch(
             except Exception as exc:  # an unvalidated batch is loaded to bronze but held from silver
                 log.exception("validation of %s failed", batch_id)
                 for fc in feeds.values():
-                    fc.error = f"validation failed: {_short_error(exc)}"
+                    fc.error = f"validation failed: {ledger.short_error(exc)}"
         version = None
         if good_total:
             delta_io.append(
@@ -564,7 +563,6 @@ def ingest_batch(
             batch_id,
             version,
             rows_dq_dropped=dropped,
-            dq_failures=dq.get(lf.rel, {}),
         )
     return BatchResult(out, feeds, suites, validation_s)
 
@@ -778,7 +776,10 @@ def _ingest_isolated(
         )
     except Exception as exc:  # a Spark failure of any kind must not stop the other units
         log.warning(
-            "batch %s failed (%s); retrying its %d files one by one", batch_id, _short_error(exc), len(files)
+            "batch %s failed (%s); retrying its %d files one by one",
+            batch_id,
+            ledger.short_error(exc),
+            len(files),
         )
         if len(files) == 1:
             lf = files[0]
@@ -788,7 +789,7 @@ def _ingest_isolated(
                 lf.rel,
                 ledger.FAILED,
                 contract.contract,
-                f"ingest failed: {_short_error(exc)}",
+                f"ingest failed: {ledger.short_error(exc)}",
                 lf.records,
                 0,
                 # set aside whole (copied to quarantine/files); the next run retries it
@@ -821,11 +822,6 @@ def _ingest_isolated(
             else:
                 merged.feeds[key] = fc
     return merged
-
-
-def _short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:500]
 
 
 def _set_aside(

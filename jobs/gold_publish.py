@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io
 from citylake.lake import Lake
+from citylake.ledger import short_error
 from citylake.publish import Publication, snapshot, stage
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import count_failures, row_checks
@@ -105,7 +106,7 @@ def publish_mart(
     try:
         checks = [dataclasses.replace(c, id=f"{s}#{c.id}") for s in doc.suites
                   for c in row_checks(load_suite(expectations_dir, s))]  # fmt: skip
-        rows, failures = count_failures(df, checks)
+        rows, failures, _ = count_failures(df, checks)
         pub = Publication("gold", dataset, "published", None, rows, previous, previous, None, path)
         if rows == 0:
             pub.status = "empty"
@@ -167,10 +168,8 @@ def run(
         try:
             pub, outcome = publish_mart(spark, lake, doc, dates, run_id, gx, expectations_dir)
         except Exception as exc:  # one mart's failure must not stop the others
-            msg = str(exc).strip().splitlines()
-            previous = delta_io.latest_version(spark, lake.table("gold", doc.mart))
-            pub = Publication("gold", f"gold.{doc.mart}", "failed", f"build failed: {msg[0] if msg else exc!r}"[:500],
-                              0, previous, previous, None, lake.table("gold", doc.mart))  # fmt: skip
+            pub = Publication.refused(spark, "gold", f"gold.{doc.mart}", lake.table("gold", doc.mart),
+                                      f"build failed: {short_error(exc)}")  # fmt: skip
             outcome = None
         result.publications.append(pub)
         if outcome:

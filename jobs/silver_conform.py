@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from citylake import delta_io, pii
 from citylake.lake import DQ_ROWS, Lake
 from citylake.layers import hash_column, merge_keys, silver_columns, valid_column
+from citylake.ledger import short_error
 from citylake.publish import Publication, stage
 from citylake.quality.gate import UNIQUE, suite_expectations
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
@@ -173,12 +174,15 @@ def promote_contract(
     try:
         suite = contract.suites_for("silver")[0]
         silver_checks = row_checks(load_suite(expectations_dir, suite))
-        n, failures = count_failures(inc, silver_checks, prefix=f"{suite}#")
+        # one aggregation: rows, failures per check and the days the increment touches
+        n, failures, extra = count_failures(
+            inc, silver_checks, prefix=f"{suite}#", extra={"dates": F.collect_set("event_date")}
+        )
         pub = Publication("silver", dataset, "published", None, n, previous, previous, None, path, batch_ids)
         if n == 0:
             pub.status = "empty"
             return pub, None, set()
-        dates = sorted(r[0] for r in inc.select("event_date").distinct().collect())
+        dates = sorted(extra["dates"])
         stage(inc, lake, "silver", contract.contract)
         counted = {k: (v, n) for k, v in failures.items()}
         outcome = gx.validate(inc, dataset, suite, run_id, counted, n) if gx else None
@@ -246,9 +250,8 @@ def run(
                 spark, lake, contract, feeds, batch_ids, date, run_id, key, checks[name], gx, expectations_dir
             )
         except Exception as exc:  # one contract's failure must not stop the others
-            msg = str(exc).strip().splitlines()
-            pub = Publication("silver", f"silver.{name}", "failed", f"promotion failed: {msg[0] if msg else exc!r}"[:500],
-                              0, None, None, None, lake.table("silver", name), batch_ids)  # fmt: skip
+            pub = Publication.refused(spark, "silver", f"silver.{name}", lake.table("silver", name),
+                                      f"promotion failed: {short_error(exc)}", batch_ids)  # fmt: skip
             outcome, dates = None, set()
         result.publications.append(pub)
         if outcome:

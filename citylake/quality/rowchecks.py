@@ -133,12 +133,17 @@ def failure_counts(
     return out
 
 
-def count_failures(df: DataFrame, checks: list[RowCheck], prefix: str = "") -> tuple[int, dict[str, int]]:
-    """Rows and failures per check in one aggregation, for a DataFrame that carries no tags."""
+def count_failures(
+    df: DataFrame, checks: list[RowCheck], prefix: str = "", extra: dict[str, Column] | None = None
+) -> tuple[int, dict[str, int], dict[str, Any]]:
+    """Rows, failures per check and any ``extra`` aggregates in one aggregation (no tags needed)."""
     from pyspark.sql import functions as F
 
+    extra = extra or {}
     aggs = [F.count(F.lit(1)).alias("_rows")]
     aggs += [F.sum(c.breaks().cast("long")).alias(f"_c{n}") for n, c in enumerate(checks)]
+    aggs += [col.alias(f"_x_{name}") for name, col in extra.items()]
     row = df.agg(*aggs).first()
     assert row is not None
-    return int(row["_rows"]), {f"{prefix}{c.id}": int(row[f"_c{n}"] or 0) for n, c in enumerate(checks)}
+    failures = {f"{prefix}{c.id}": int(row[f"_c{n}"] or 0) for n, c in enumerate(checks)}
+    return int(row["_rows"]), failures, {name: row[f"_x_{name}"] for name in extra}
