@@ -7,7 +7,7 @@ JARS := .cache/jars/jars.lock.json
 PII_KEY := .cache/secrets/pii_key
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast lint typecheck run clean-lake bench airflow
+.PHONY: help setup demo test test-fast lint typecheck run clean-lake bench airflow dictionary
 
 help:
 	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"
@@ -43,6 +43,9 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/per_feed_overhead.py
 	$(BIN)/python benchmarks/validation_overhead.py
+
+dictionary: $(STAMP)
+	$(BIN)/citylake docs --dictionary docs/data_dictionary.md
 
 clean-lake:
 	rm -rf lake

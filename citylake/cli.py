@@ -346,12 +346,23 @@ def _print_datasets(datasets: list[dict[str, Any]]) -> None:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    from citylake import dictionary
     from citylake.lake import Lake
-    from citylake.quality.gx_runner import GxProject
+    from citylake.storage import store_for
 
     settings = load_settings()
-    gx = GxProject(Lake(settings.lake_root), settings.expectations_dir)
-    index = gx.build_docs()
+    text = dictionary.render(load_registry(settings.registry_dir)).encode("utf-8")
+    if args.dictionary:  # only the dictionary, to a path: no lake, no GX (make dictionary)
+        Path(args.dictionary).write_bytes(text)
+        print(f"Data dictionary: {args.dictionary}")
+        return EXIT_OK
+    from citylake.quality.gx_runner import GxProject
+
+    lake = Lake(settings.lake_root)
+    target = f"{lake.zone('_system')}/docs/data_dictionary.md"
+    store_for(lake.root).write_bytes(target, text)
+    print(f"Data dictionary: {target}")
+    index = GxProject(lake, settings.expectations_dir).build_docs()
     print(f"Data Docs: {index}")
     print(f"open file://{index} in a browser (works offline)")
     return EXIT_OK
@@ -416,7 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     st.set_defaults(func=cmd_status)
 
-    dc = sub.add_parser("docs", help="rebuild the Data Docs (GX validation results) and print where they are")
+    dc = sub.add_parser(
+        "docs", help="write the data dictionary and rebuild the Data Docs (GX results); print where they are"
+    )
+    dc.add_argument(
+        "--dictionary", metavar="PATH", help="only write the data dictionary to PATH (no lake needed)"
+    )
     dc.set_defaults(func=cmd_docs)
 
     q = sub.add_parser("query", help="run Spark SQL against the catalog")

@@ -1,6 +1,16 @@
-"""Shanghai's district codes (GB/T 2260; NBS 2023) and the retired codes older systems still send."""
+"""Shanghai's district codes (GB/T 2260; NBS 2023) and the retired codes older systems still send.
+
+Silver normalises every district and street code to the current one, in Spark columns
+(``conform_code``); the plain-Python ``current_code`` is its twin for the generator and tests.
+"""
 
 from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
 
 # code -> (English name, Chinese name)
 DISTRICTS: dict[str, tuple[str, str]] = {
@@ -54,8 +64,50 @@ CENTROIDS: dict[str, tuple[float, float]] = {
 }
 
 
-def current_code(code: str) -> str | None:
-    """The current 6-digit code for a district code (retired codes remapped); None if unknown."""
-    head = code[:6]
-    head = RETIRED.get(head, head)
-    return head if head in DISTRICTS else None
+# What a code may look like: 6-digit district (12-digit with a zero tail is accepted), 9-digit
+# street/town (NBS), 12-digit community. Anything else is unknown.
+SHAPES = {"district": r"^[0-9]{6}(000000)?$", "street": r"^[0-9]{9}([0-9]{3})?$"}
+LENGTHS = {"district": 6, "street": 9}
+STATUSES = ("current", "remapped", "unknown")
+
+
+def current_code(code: str, level: str = "district") -> str | None:
+    """The current code at ``level`` (retired district prefix remapped); None if unknown."""
+    code = code.strip()
+    if not re.match(SHAPES[level], code):
+        return None
+    head = RETIRED.get(code[:6], code[:6])
+    return head + code[6 : LENGTHS[level]] if head in DISTRICTS else None
+
+
+def code_status(code: str, level: str = "district") -> str:
+    now = current_code(code, level)
+    if now is None:
+        return "unknown"
+    return "current" if now == code.strip()[: LENGTHS[level]] else "remapped"
+
+
+def remap_retired(code6: Column) -> Column:
+    """A 6-digit code column with retired district codes replaced by their successors."""
+    from pyspark.sql import functions as F
+
+    retired = F.create_map(*[F.lit(x) for kv in sorted(RETIRED.items()) for x in kv])
+    return F.coalesce(F.element_at(retired, code6), code6)
+
+
+def conform_code(col: Column, level: str) -> tuple[Column, Column]:
+    """(current code or null, status) for a district or street code column; null stays null."""
+    from pyspark.sql import functions as F
+
+    s = F.trim(col)
+    head = F.substring(s, 1, 6)
+    mapped = remap_retired(head)
+    ok = s.rlike(SHAPES[level]) & mapped.isin(*DISTRICTS)
+    code = F.when(ok, F.concat(mapped, F.substring(s, 7, LENGTHS[level] - 6)))
+    status = (
+        F.when(col.isNull(), F.lit(None))
+        .when(~ok, F.lit("unknown"))
+        .when(mapped != head, F.lit("remapped"))
+        .otherwise(F.lit("current"))
+    )
+    return code, status

@@ -676,9 +676,11 @@ def _inject(
     if ids:
         for i in take("invalid_resident_id"):
             v = rows[i][pos[ids[0]]]
-            if v:
+            if v and len(v) == 18:
                 bad = "0123456789X".replace(v[-1], "")
                 rows[i][pos[ids[0]]] = v[:-1] + bad[int(i) % len(bad)]
+            elif v:
+                rows[i][pos[ids[0]]] = v[:-1]  # a 15-digit ID with a digit lost
     if contract.kind == "event":
         et = pos[contract.event_time]
         for i in take("late"):
@@ -809,7 +811,32 @@ def build_rows(feed: Feed, date: dt.date, scale: float, variant: str = "main") -
     missing = set(names) - set(columns)
     if missing:
         raise RuntimeError(f"generator for {feed.contract.contract} misses columns {sorted(missing)}")
+    _legacy(feed, date, variant, columns)
     return [list(r) for r in zip(*(columns[n] for n in names), strict=True)]
+
+
+# Current code -> the retired code an older system still sends for it.
+LEGACY_CODES = {"310101": "310103", "310106": "310108", "310151": "310230"}
+LEGACY_UNIT_SHARE = 0.25  # units whose systems predate the district mergers
+LEGACY_ID_SHARE = 0.03  # resident IDs still in the 15-digit form
+
+
+def _legacy(feed: Feed, date: dt.date, variant: str, columns: dict[str, list[Any]]) -> None:
+    """Quirks of older source systems, in place: retired district codes and 15-digit IDs."""
+    if _seed("legacy-codes", feed.unit.unit) % 100 < LEGACY_UNIT_SHARE * 100:
+        for c in feed.contract.columns:
+            if c.role in ("district_code", "street_code"):
+                columns[c.name] = [
+                    LEGACY_CODES[v[:6]] + v[6:] if v and v[:6] in LEGACY_CODES else v for v in columns[c.name]
+                ]
+    rng = _rng("legacy-ids", feed.key, date.isoformat(), variant)
+    for c in feed.contract.columns:
+        if c.pii == "resident_id":
+            # 18 -> 15: drop the century and the check character
+            columns[c.name] = [
+                v[:6] + v[8:17] if v and len(v) == 18 and rng.random() < LEGACY_ID_SHARE else v
+                for v in columns[c.name]
+            ]
 
 
 def file_name(feed: Feed, date: dt.date, suffix: str = "") -> str:

@@ -21,6 +21,15 @@ SILVER_META: tuple[tuple[str, str], ...] = (
 )
 
 
+# SCD type 2 validity of an entity version; valid_to is null while the version is current
+SCD2_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("valid_from", "timestamp"),
+    ("valid_to", "timestamp"),
+    ("is_current", "boolean"),
+)
+DERIVED_TYPES = {"birth_year": "int", "gender": "string", "region": "string"}
+
+
 def hash_column(name: str) -> str:
     return f"{name}_hash"
 
@@ -29,18 +38,58 @@ def valid_column(name: str) -> str:
     return f"{name}_valid"
 
 
+def as_sent_column(name: str) -> str:
+    """The value exactly as the unit sent it, kept beside its normalised twin."""
+    return f"{name}_as_sent"
+
+
+def status_column(name: str) -> str:
+    return f"{name}_status"
+
+
 def silver_columns(contract: FeedContract) -> list[tuple[str, str]]:
-    """(name, type) of silver.<contract>: personal data only as keyed hashes, plus event_date."""
+    """(name, type) of silver.<contract>.
+
+    Personal data only as keyed hashes (plus derived birth year, gender, region where the
+    contract asks); district and street codes normalised, with the code as sent and a status;
+    coordinates in WGS-84, with the values as sent, their declared system and a status.
+    """
     out: list[tuple[str, str]] = []
     for c in contract.columns:
         if c.pii:
             out.append((hash_column(c.name), "string"))
             if c.pii == "resident_id":
                 out.append((valid_column(c.name), "boolean"))
+            out += [(f"{c.name}_{d}", DERIVED_TYPES[d]) for d in c.derive]
+        elif c.role in ("district_code", "street_code"):
+            out += [(c.name, c.type), (as_sent_column(c.name), c.type), (status_column(c.name), "string")]
+        elif c.role in ("lon", "lat") and contract.coordinates:
+            out += [(c.name, c.type), (as_sent_column(c.name), c.type)]
         else:
             out.append((c.name, c.type))
+    if contract.coordinates:
+        out += [("coord_system", "string"), ("coord_status", "string")]
     out.append(("event_date", "date"))
+    if contract.kind == "entity":
+        out += list(SCD2_COLUMNS)
     return out + list(SILVER_META)
+
+
+def scd2_tracked(contract: FeedContract) -> list[str]:
+    """Attributes whose change opens a new version: not the source's own update time, not
+    how the unit spelled a code, not lineage."""
+    skip = {contract.event_time, "event_date", *(n for n, _ in SCD2_COLUMNS), *merge_keys(contract)}
+    skip |= {status_column(c.name) for c in contract.columns if c.role in ("district_code", "street_code")}
+    skip |= set(scd2_measures(contract))
+    return [
+        n for n, _ in silver_columns(contract)
+        if n not in skip and not n.startswith("_") and not n.endswith("_as_sent")
+    ]  # fmt: skip
+
+
+def scd2_measures(contract: FeedContract) -> list[str]:
+    """Measures an entity snapshot carries: updated in the current version, not versioned."""
+    return [c.name for c in contract.columns if not c.track]
 
 
 def merge_keys(contract: FeedContract) -> list[str]:

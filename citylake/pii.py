@@ -60,3 +60,29 @@ def resident_id_valid(col: Column) -> Column:
     check = F.element_at(F.array(*[F.lit(c) for c in ID_CHECK]), (total % 11 + 1).cast("int"))
     valid18 = s.rlike(r"^[0-9]{17}[0-9X]$") & (check == F.substring(s, 18, 1))
     return F.when(col.isNull(), F.lit(None)).otherwise(valid18 | s.rlike(r"^[0-9]{15}$"))
+
+
+def resident_id_derived(col: Column, field: str) -> Column:
+    """Birth year, gender (M/F) or issuing region of a valid ID; null for an invalid one.
+
+    18-digit: area(6) birth(8) sequence(3) check; legacy 15-digit: area(6) birth yymmdd(6)
+    sequence(3), all born in the 1900s. An odd sequence digit means male.
+    """
+    from pyspark.sql import functions as F
+
+    from citylake.districts import remap_retired
+
+    s = F.upper(F.trim(col))
+    is18 = F.length(s) == 18
+    valid = resident_id_valid(col)
+    if field == "birth_year":
+        value = F.when(is18, F.substring(s, 7, 4)).otherwise(F.concat(F.lit("19"), F.substring(s, 7, 2)))
+        value = value.cast("int")
+    elif field == "gender":
+        seq = F.when(is18, F.substring(s, 17, 1)).otherwise(F.substring(s, 15, 1)).cast("int")
+        value = F.when(seq % 2 == 1, F.lit("M")).otherwise(F.lit("F"))
+    elif field == "region":
+        value = remap_retired(F.substring(s, 1, 6))
+    else:
+        raise ValueError(f"unknown derived field {field!r}")
+    return F.when(valid, value)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,22 +114,16 @@ def snapshot(
     validation_id: str | None,
     run_id: str,
     grain: str,
-    order_by: list[str],
-    max_records_per_file: int = 1_000_000,
+    arrange: Callable[[DataFrame, int], DataFrame],
 ) -> str:
     """Export gold ``version`` as Parquet and point the manifest at it; returns the manifest path."""
     store = store_for(lake.root)
     base = f"{lake.zone('published')}/{mart}"
     target = f"{base}/v{version:06d}"
     df = spark.read.format("delta").option("versionAsOf", version).load(gold_path)
-    (
-        df.repartition(1)
-        .sortWithinPartitions(*order_by)  # one sorted file per mart-version: marts are small
-        .write.mode("overwrite")
-        .option("maxRecordsPerFile", max_records_per_file)
-        .option("compression", "zstd")
-        .parquet(target)
-    )
+    rows = df.count()
+    # the mart's own layout (files per district, sorted on what readers filter by)
+    arrange(df, rows).write.mode("overwrite").option("compression", "zstd").parquet(target)
     files = []
     for info in sorted(store.list_files(target), key=lambda f: f.path):
         name = info.path.rsplit("/", 1)[-1]
@@ -137,7 +132,6 @@ def snapshot(
         data = store.read_bytes(info.path)
         files.append({"path": f"v{version:06d}/{name}", "bytes": len(data),
                       "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
-    rows = df.count()
     manifest = {
         "mart": mart,
         "grain": grain,

@@ -30,6 +30,7 @@ PiiKind = Literal["resident_id", "mobile", "name", "address", "licence_plate"]
 Role = Literal["district_code", "street_code", "lon", "lat", "uscc", "object_id"]
 ActionArea = Literal["new_networks", "new_facilities", "new_platforms", "new_terminals"]
 Cadence = Literal["15min", "hourly", "daily", "weekly"]
+Derived = Literal["birth_year", "gender", "region"]
 
 
 class _Strict(BaseModel):
@@ -47,6 +48,17 @@ class Column(_Strict):
     min: float | None = None
     max: float | None = None
     allowed: tuple[str, ...] | None = None
+    # non-identifying fields silver derives from a resident ID before hashing it
+    derive: tuple[Derived, ...] = ()
+    # entity feeds: false for a measure the snapshot carries (sales, occupancy); it is kept up
+    # to date in the current version instead of opening a new SCD2 version every day
+    track: bool = True
+
+    @model_validator(mode="after")
+    def _derive_needs_id(self) -> Column:
+        if self.derive and self.pii != "resident_id":
+            raise ValueError(f"derive: column {self.name!r}: derived fields come from resident IDs only")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -241,6 +253,18 @@ class MartColumn(_Strict):
         return v
 
 
+class MartLayout(_Strict):
+    """How a mart's files are laid out for its readers."""
+
+    # columns readers filter by: files are range-partitioned and sorted on them, and OPTIMIZE
+    # Z-orders on them
+    cluster_by: tuple[str, ...] = ()
+    # one file group per value of this column (e.g. one per district), so a filter on it
+    # skips every other file
+    files_by: str | None = None
+    max_rows_per_file: int = Field(default=1_000_000, ge=1000)
+
+
 class MartDoc(_Strict):
     """A gold mart's contract with its readers: grain, columns, owner, inputs and checks."""
 
@@ -250,21 +274,28 @@ class MartDoc(_Strict):
     grain: str
     owner: str
     audience: tuple[Literal["digital_twin", "ai", "analysts", "operations"], ...] = Field(min_length=1)
-    date_column: str
+    # the day column a run replaces; none: the mart is rebuilt whole (e.g. SCD2 dimensions)
+    date_column: str | None = None
     inputs: tuple[str, ...] = Field(min_length=1)
     suites: tuple[str, ...] = Field(min_length=1)
     columns: tuple[MartColumn, ...] = Field(min_length=1)
+    layout: MartLayout = MartLayout()
 
     @model_validator(mode="after")
     def _references(self) -> MartDoc:
         if not self.grain.lower().startswith("one row per "):
             raise ValueError("grain: the grain must read 'one row per ...'")
         names = [c.name for c in self.columns]
-        if self.date_column not in names:
+        if self.date_column is not None and self.date_column not in names:
             raise ValueError(f"date_column: {self.date_column!r} is not a column")
+        unknown = [c for c in (*self.layout.cluster_by, self.layout.files_by) if c and c not in names]
+        if unknown:
+            raise ValueError(f"layout: {unknown} are not columns")
         for ref in self.inputs:
-            if ref.split(".", 1)[0] not in ("silver", "gold", "_system"):
-                raise ValueError(f"inputs: {ref!r} must be silver.<table>, gold.<mart> or _system.<table>")
+            if ref.split(".", 1)[0] not in ("silver", "gold", "_system", "registry"):
+                raise ValueError(
+                    f"inputs: {ref!r} must be silver.<table>, gold.<mart>, _system.<table> or registry.units"
+                )
         return self
 
 

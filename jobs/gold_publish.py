@@ -55,24 +55,52 @@ def shape(df: DataFrame, doc: MartDoc) -> DataFrame:
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in mart_schema(doc).fields])
 
 
-def changed_dates(doc: MartDoc, silver_dates: dict[str, set[dt.date]], date: dt.date) -> list[dt.date]:
-    """Days to rebuild: those this run merged into the mart's silver inputs; _system inputs: the run's date."""
+def changed_dates(
+    doc: MartDoc, silver_dates: dict[str, set[dt.date]], date: dt.date, gold_published: set[str] | None = None
+) -> list[dt.date]:
+    """Days to rebuild: those this run merged into the mart's silver inputs; the run's date
+    when a _system input or an upstream mart changed. A mart without a date column is
+    rebuilt whole when any input changed (the list then only says whether)."""
     days: set[dt.date] = set()
     for ref in doc.inputs:
         zone, name = ref.split(".", 1)
         if zone == "silver":
             days |= silver_dates.get(name, set())
-        elif zone == "_system":
+        elif zone == "_system" or (zone == "gold" and name in (gold_published or set())):
             days.add(date)
     return sorted(days)
 
 
-def read_inputs(spark: SparkSession, lake: Lake, doc: MartDoc) -> dict[str, DataFrame]:
+def read_inputs(
+    spark: SparkSession, lake: Lake, doc: MartDoc, registry: Registry | None = None
+) -> dict[str, DataFrame]:
     out = {}
     for ref in doc.inputs:
         zone, name = ref.split(".", 1)
-        out[ref] = spark.read.format("delta").load(lake.table(zone, name))
+        if zone == "registry":
+            assert registry is not None, "registry.units needs the registry"
+            units = [(u.unit, u.kind, u.district_code) for u in registry.units.values()]
+            out[ref] = spark.createDataFrame(units, "unit string, kind string, district_code string")
+        else:
+            out[ref] = spark.read.format("delta").load(lake.table(zone, name))
     return out
+
+
+def build_order(registry: Registry) -> list[MartDoc]:
+    """Marts built on other marts come after them (dt_object_state_hourly after dt_city_objects)."""
+    done: list[MartDoc] = []
+    pending = list(registry.marts.values())
+    while pending:
+        ready = [
+            d
+            for d in pending
+            if not {i[5:] for i in d.inputs if i.startswith("gold.")} - {m.mart for m in done}
+        ]
+        if not ready:
+            raise ValueError(f"marts depend on each other in a cycle: {[d.mart for d in pending]}")
+        done += ready
+        pending = [d for d in pending if d not in ready]
+    return done
 
 
 def _same_as_current(
@@ -80,8 +108,45 @@ def _same_as_current(
 ) -> bool:
     from pyspark.sql import functions as F
 
-    current = spark.read.format("delta").load(path).where(F.col(doc.date_column).isin(dates))
+    current = spark.read.format("delta").load(path)
+    if doc.date_column:
+        current = current.where(F.col(doc.date_column).isin(dates))
     return df.exceptAll(current).isEmpty() and current.exceptAll(df).isEmpty()
+
+
+def arrange(df: DataFrame, doc: MartDoc, rows: int) -> DataFrame:
+    """Lay the rows out for readers: one file group per ``files_by`` value (so a filter on it
+    skips the other files), files capped at ``max_rows_per_file``, sorted on ``cluster_by``."""
+    from pyspark.sql import functions as F
+
+    layout = doc.layout
+    order = list(layout.cluster_by) or [c.name for c in doc.columns[:3]]
+    if layout.files_by:
+        first = df.select(F.count_distinct(layout.files_by)).first()
+        groups = (first[0] if first else 0) or 1
+        # range partitioning on a column with as many values as partitions gives one value each
+        out = df.repartitionByRange(int(groups), layout.files_by)
+    else:
+        out = df.repartition(max(1, -(-rows // layout.max_rows_per_file)))
+    return out.sortWithinPartitions(*order)
+
+
+def compact(spark: SparkSession, path: str, doc: MartDoc, max_files: int = 64) -> bool:
+    """Rewrite a fragmented mart in its layout (dataChange=false: readers see no new data).
+
+    Daily replaces add a few files per run; past ``max_files`` the table is rewritten whole,
+    laid out by ``arrange``. Delta's OPTIMIZE ZORDER would bin everything into one file at
+    these sizes and lose the one-file-per-district layout the AI readers skip by.
+    """
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").select("numFiles").first()
+    if detail is None or detail[0] <= max_files:
+        return False
+    current = spark.read.format("delta").load(path)
+    rows = current.count()
+    arrange(current, doc, rows).write.format("delta").mode("overwrite").option("dataChange", "false").save(
+        path
+    )
+    return True
 
 
 def publish_mart(
@@ -92,6 +157,7 @@ def publish_mart(
     run_id: str,
     gx: GxProject | None,
     expectations_dir: Path,
+    registry: Registry | None = None,
 ) -> tuple[Publication, SuiteOutcome | None]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -101,7 +167,9 @@ def publish_mart(
     delta_io.ensure_table(spark, path, mart_schema(doc), comment=f"{doc.title}: {doc.grain}")
     previous = delta_io.latest_version(spark, path)
     module = importlib.import_module(f"jobs.gold.{doc.mart}")
-    built = shape(module.build(read_inputs(spark, lake, doc), dates), doc)
+    built = shape(module.build(read_inputs(spark, lake, doc, registry), dates), doc)
+    if doc.date_column:  # a build may only touch the days it was asked for
+        built = built.where(F.col(doc.date_column).isin(dates))
     df = built.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         checks = [dataclasses.replace(c, id=f"{s}#{c.id}") for s in doc.suites
@@ -125,21 +193,22 @@ def publish_mart(
                 if outcome.verdict == "failed":
                     pub.status, pub.reason = "failed", f"gate: {outcome.reason()}"
                     return pub, outcome
-        days = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
-        (
-            df.where(F.col(doc.date_column).isin(dates))
+        writer = (
+            arrange(df, doc, rows)
             .write.format("delta")
             .mode("overwrite")
-            .option("replaceWhere", f"{doc.date_column} IN ({days})")
             .option("userMetadata", f'{{"run_id": "{run_id}", "validation_id": "{pub.validation_id}"}}')
-            .save(path)
         )
+        if doc.date_column:  # only the rebuilt days are replaced
+            days = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
+            writer = writer.option("replaceWhere", f"{doc.date_column} IN ({days})")
+        writer.save(path)
+        compact(spark, path, doc)
         version = delta_io.latest_version(spark, path)
         assert version is not None
         pub.delta_version = version
-        key_cols = [doc.date_column] + [c.name for c in doc.columns if c.name != doc.date_column][:2]
-        pub.published_path = snapshot(spark, lake, doc.mart, path, version, pub.validation_id, run_id,
-                                      doc.grain, key_cols)  # fmt: skip
+        pub.published_path = snapshot(spark, lake, doc.mart, path, version, pub.validation_id, run_id, doc.grain,
+                                      lambda d, n: arrange(d, doc, n))  # fmt: skip
         return pub, outcome
     finally:
         df.unpersist()
@@ -160,18 +229,21 @@ def run(
     expectations_dir = expectations_dir or load_settings().expectations_dir
     result = GoldResult()
     t0 = time.perf_counter()
-    for doc in registry.marts.values():
-        dates = changed_dates(doc, silver_dates, date)
+    built: set[str] = set()
+    for doc in build_order(registry):
+        dates = changed_dates(doc, silver_dates, date, built)
         if not dates:
             continue
         say(f"gold: {doc.mart} ({len(dates)} day(s))")
         try:
-            pub, outcome = publish_mart(spark, lake, doc, dates, run_id, gx, expectations_dir)
+            pub, outcome = publish_mart(spark, lake, doc, dates, run_id, gx, expectations_dir, registry)
         except Exception as exc:  # one mart's failure must not stop the others
             pub = Publication.refused(spark, "gold", f"gold.{doc.mart}", lake.table("gold", doc.mart),
                                       f"build failed: {short_error(exc)}")  # fmt: skip
             outcome = None
         result.publications.append(pub)
+        if pub.status == "published":
+            built.add(doc.mart)
         if outcome:
             result.suites.append(outcome)
     result.timings["gold_s"] = time.perf_counter() - t0

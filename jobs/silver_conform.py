@@ -19,8 +19,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from citylake import delta_io, pii
+from citylake.districts import conform_code
+from citylake.geo import with_wgs84
 from citylake.lake import DQ_ROWS, Lake
-from citylake.layers import hash_column, merge_keys, silver_columns, valid_column
+from citylake.layers import (
+    as_sent_column,
+    hash_column,
+    merge_keys,
+    scd2_measures,
+    scd2_tracked,
+    silver_columns,
+    status_column,
+    valid_column,
+)
 from citylake.ledger import short_error
 from citylake.publish import Publication, stage
 from citylake.quality.gate import UNIQUE, suite_expectations
@@ -30,7 +41,7 @@ from citylake.quality.suites import load_suite
 from citylake.registry import FeedContract, Registry
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 
@@ -43,23 +54,44 @@ def silver_schema(contract: FeedContract) -> StructType:
 
 
 def conform(
-    bronze: DataFrame, contract: FeedContract, key: bytes, run_id: str, now: dt.datetime
+    bronze: DataFrame,
+    contract: FeedContract,
+    key: bytes,
+    run_id: str,
+    now: dt.datetime,
+    systems: dict[str, str] | None = None,
 ) -> DataFrame:
-    """Bronze rows in silver's layout: personal data hashed, IDs checked, event_date derived."""
+    """Bronze rows in silver's layout (citylake.layers.silver_columns), all as Spark columns.
+
+    Personal data hashed (derived fields first), IDs checked, district and street codes
+    normalised, coordinates converted to WGS-84 from the system each unit's feed declares
+    (``systems``: "unit/feed" -> wgs84|gcj02|bd09), event_date derived.
+    """
     from pyspark.sql import functions as F
 
-    cols = []
+    cols: list[Column] = []
     for c in contract.columns:
         if c.pii:
             cols.append(pii.hmac_hex(F.col(c.name), key).alias(hash_column(c.name)))
             if c.pii == "resident_id":
                 cols.append(pii.resident_id_valid(F.col(c.name)).alias(valid_column(c.name)))
+            cols += [pii.resident_id_derived(F.col(c.name), d).alias(f"{c.name}_{d}") for d in c.derive]
+        elif c.role in ("district_code", "street_code"):
+            code, status = conform_code(F.col(c.name), c.role.split("_")[0])
+            cols += [code.alias(c.name), F.col(c.name).alias(as_sent_column(c.name)),
+                     status.alias(status_column(c.name))]  # fmt: skip
+        elif c.role in ("lon", "lat") and contract.coordinates:
+            cols.append(F.col(c.name).alias(as_sent_column(c.name)))
         else:
             cols.append(F.col(c.name))
     event_date = F.to_date(F.col(contract.event_time)) if contract.kind == "event" else F.col("_logical_date")
-    return bronze.select(
-        *cols,
-        F.coalesce(event_date, F.col("_logical_date")).alias("event_date"),
+    extra = [F.coalesce(event_date, F.col("_logical_date")).alias("event_date")]
+    if contract.kind == "entity":
+        # a version is valid from the source's own update time (else the delivery date)
+        start = F.coalesce(F.col(contract.event_time), F.col("_logical_date").cast("timestamp"))
+        extra += [start.alias("valid_from"), F.lit(None).cast("timestamp").alias("valid_to"),
+                  F.lit(True).alias("is_current")]  # fmt: skip
+    meta: list[Column | str] = [
         "_unit",
         "_feed",
         "_source_file",
@@ -69,7 +101,21 @@ def conform(
         F.lit(run_id).alias("_run_id"),
         F.lit(now).cast("timestamp").alias("_updated_at"),
         DQ_FAILED,
+    ]
+    if not contract.coordinates:
+        return bronze.select(*cols, *extra, *meta)
+    lon, lat = contract.coordinates.lon, contract.coordinates.lat
+    pairs = sorted((systems or {}).items())
+    lookup = F.create_map(*[F.lit(x) for kv in pairs for x in kv]) if pairs else None
+    system = F.coalesce(
+        F.element_at(lookup, F.concat_ws("/", "_unit", "_feed")) if lookup is not None else F.lit(None),
+        F.lit("wgs84"),
     )
+    df = bronze.select(*cols, system.alias("coord_system"), *extra, *meta)
+    df = with_wgs84(
+        df, as_sent_column(lon), as_sent_column(lat), F.col("coord_system"), lon, lat, "coord_status"
+    )
+    return df.select(*[n for n, _ in silver_columns(contract)], DQ_FAILED)
 
 
 def dedupe(df: DataFrame, contract: FeedContract) -> tuple[DataFrame, DataFrame]:
@@ -106,6 +152,12 @@ def to_dq_rows(
     )
 
 
+def coord_systems(registry: Registry, contract: str) -> dict[str, str]:
+    """ "unit/feed" -> the coordinate system that unit's feed declares."""
+    return {f"{f.unit.unit}/{f.spec.feed}": f.spec.coord_system for f in registry.feeds()
+            if f.contract.contract == contract and f.spec.coord_system}  # fmt: skip
+
+
 @dataclass
 class SilverResult:
     publications: list[Publication] = field(default_factory=list)
@@ -116,26 +168,119 @@ class SilverResult:
 
 def _merge(
     spark: SparkSession, path: str, inc: DataFrame, contract: FeedContract, dates: list[dt.date]
-) -> None:
-    from delta.tables import DeltaTable
+) -> bool:
+    """Upsert the increment; False (and no commit) when it would change nothing.
 
+    Events: late and corrected records update in place, by business key, scanning only the
+    touched days. Entities: SCD type 2 (``_merge_scd2``). Delta commits a new version even for
+    a MERGE that matches no clause, so the rows that would act are found first, and a re-run
+    of the same data leaves the table version alone.
+    """
+    from delta.tables import DeltaTable
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    if contract.kind == "entity":
+        return _merge_scd2(spark, path, inc, contract)
     keys = merge_keys(contract)
-    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    if contract.kind == "event":
+    data_cols = [n for n, _ in silver_columns(contract) if n not in ("_run_id", "_updated_at", *keys)]
+    current = spark.read.format("delta").load(path).where(F.col("event_date").isin(dates))
+    same = F.lit(True)
+    for c in keys + data_cols:
+        same = same & F.col(f"s.`{c}`").eqNullSafe(F.col(f"t.`{c}`"))
+    acting = inc.alias("s").join(current.alias("t"), same, "left_anti").persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        if acting.isEmpty():
+            return False
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         # Partition predicate: MERGE only scans the days this increment touches.
         days = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
         cond += f" AND t.event_date = s.event_date AND t.event_date IN ({days})"
-    data_cols = [n for n, _ in silver_columns(contract) if n not in ("_run_id", "_updated_at", *keys)]
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in data_cols)
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(inc.alias("s"), cond)
-        # late and corrected records update in place; an identical re-delivery changes nothing
-        .whenMatchedUpdateAll(condition=changed)
-        .whenNotMatchedInsertAll()
-        .execute()
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(acting.alias("s"), cond)
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+        return True
+    finally:
+        acting.unpersist()
+
+
+def _merge_scd2(spark: SparkSession, path: str, inc: DataFrame, contract: FeedContract) -> bool:
+    """SCD type 2: a changed entity closes its current version and opens a new one.
+
+    Rows that act are new entities, newer snapshots whose tracked attributes changed, and
+    corrections (same ``valid_from`` as the current version, fixed in place); an older
+    snapshot arriving late does not rewrite history. The acting rows are staged twice (the
+    usual Delta pattern): keyed, to close or correct the current version, and with a null key
+    for new versions, so closing and opening happen in one atomic MERGE.
+    """
+    from delta.tables import DeltaTable
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    keys = merge_keys(contract)
+    tracked = scd2_tracked(contract)
+    table = DeltaTable.forPath(spark, path)
+    current = table.toDF().where("is_current").alias("t")
+    on = F.lit(True)
+    for k in keys:
+        on = on & (F.col(f"s.`{k}`") == F.col(f"t.`{k}`"))
+
+    def differ(cols: list[str]) -> Column:
+        out = F.lit(False)
+        for c in cols:
+            out = out | ~F.col(f"s.`{c}`").eqNullSafe(F.col(f"t.`{c}`"))
+        return out
+
+    known = F.col(f"t.`{keys[-1]}`").isNotNull()
+    newer, same_or_newer = (
+        F.col("s.valid_from") > F.col("t.valid_from"),
+        F.col("s.valid_from") >= F.col("t.valid_from"),
     )
+    new_version = known & differ(tracked) & newer
+    # a correction (same valid_from) or a newer measure: the current version is updated in place
+    in_place = known & ~new_version & same_or_newer & differ(tracked + scd2_measures(contract))
+    acting = (
+        inc.alias("s")
+        .join(current, on, "left")
+        .where(~known | new_version | in_place)
+        .select("s.*", new_version.alias("__new_version"))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        if acting.isEmpty():
+            return False
+        mk = [f"__mk_{i}" for i in range(len(keys))]
+        staged = acting.select("*", *[F.col(k).alias(m) for k, m in zip(keys, mk, strict=True)]).unionByName(
+            acting.where("__new_version").select("*", *[F.lit(None).cast("string").alias(m) for m in mk])
+        )
+        cond = " AND ".join(f"t.`{k}` = s.`{m}`" for k, m in zip(keys, mk, strict=True)) + " AND t.is_current"
+        cols = [n for n, _ in silver_columns(contract)]
+        (
+            table.alias("t")
+            .merge(staged.alias("s"), cond)
+            .whenMatchedUpdate(
+                condition="s.__new_version",
+                set={
+                    "is_current": "false",
+                    "valid_to": "s.valid_from",
+                    "_run_id": "s._run_id",
+                    "_updated_at": "s._updated_at",
+                },  # fmt: skip
+            )
+            .whenMatchedUpdate(
+                set={c: f"s.`{c}`" for c in cols if c not in (*keys, "valid_from", "valid_to")}
+            )
+            .whenNotMatchedInsert(values={c: f"s.`{c}`" for c in cols})
+            .execute()
+        )
+        return True
+    finally:
+        acting.unpersist()
 
 
 def promote_contract(
@@ -150,6 +295,7 @@ def promote_contract(
     checks: list[RowCheck],
     gx: GxProject | None,
     expectations_dir: Any,
+    systems: dict[str, str] | None = None,
 ) -> tuple[Publication, SuiteOutcome | None, set[dt.date]]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -164,7 +310,7 @@ def promote_contract(
         .where((F.col("_logical_date") == F.lit(date)) & F.col("_batch_id").isin(batch_ids))
         .where(F.struct("_unit", "_feed").isin(*[F.struct(F.lit(u), F.lit(f)) for u, f in feeds]))
     )
-    rows = conform(bronze, contract, key, run_id, now)
+    rows = conform(bronze, contract, key, run_id, now, systems)
     hit = is_dropped(checks)
     unique_ids = [
         e.id for e in suite_expectations(expectations_dir, contract.suites_for("bronze")) if e.type in UNIQUE
@@ -207,7 +353,8 @@ def promote_contract(
         )
         txn = "dqrows:" + hashlib.sha256("\n".join(sorted(batch_ids)).encode()).hexdigest()[:20]
         delta_io.append(quarantined.coalesce(1), lake.table("quarantine", DQ_ROWS), txn_app_id=txn)
-        _merge(spark, path, inc, contract, dates)
+        if not _merge(spark, path, inc, contract, dates):
+            pub.status = "unchanged"  # a re-delivery of what silver holds: no new version
         pub.delta_version = delta_io.latest_version(spark, path)
         return pub, outcome, set(dates)
     finally:
@@ -247,8 +394,9 @@ def run(
         say(f"silver: {name} ({len(feeds)} unit feeds)")
         try:
             pub, outcome, dates = promote_contract(
-                spark, lake, contract, feeds, batch_ids, date, run_id, key, checks[name], gx, expectations_dir
-            )
+                spark, lake, contract, feeds, batch_ids, date, run_id, key, checks[name], gx, expectations_dir,
+                coord_systems(registry, name),
+            )  # fmt: skip
         except Exception as exc:  # one contract's failure must not stop the others
             pub = Publication.refused(spark, "silver", f"silver.{name}", lake.table("silver", name),
                                       f"promotion failed: {short_error(exc)}", batch_ids)  # fmt: skip

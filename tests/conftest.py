@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,21 @@ def lake(tmp_path: Path) -> Lake:
 @pytest.fixture(scope="module")
 def module_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     return Lake(str(tmp_path_factory.mktemp("lake")))
+
+
+def cli(lake_root, *args, check_codes=(0,)):
+    """Run `citylake <args>` in a subprocess against ``lake_root``, as a user would."""
+    env = {**os.environ, "CITYLAKE_LAKE_ROOT": str(lake_root)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "citylake.cli", *args], capture_output=True, text=True, env=env, timeout=900
+    )
+    assert proc.returncode in check_codes, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory):
+    """One `citylake demo` lake, shared by the end-to-end modules (re-runs in them change nothing)."""
+    root = tmp_path_factory.mktemp("demo") / "lake"
+    proc = cli(root, "demo", "--scale", "0.02")
+    return root, proc

@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from conftest import cli as _cli
 
 pytestmark = pytest.mark.slow
-
-
-def _cli(lake_root, *args, check_codes=(0,)):
-    env = {**os.environ, "CITYLAKE_LAKE_ROOT": str(lake_root)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "citylake.cli", *args], capture_output=True, text=True, env=env, timeout=900
-    )
-    assert proc.returncode in check_codes, proc.stderr[-3000:]
-    return proc
-
-
-@pytest.fixture(scope="module")
-def demo_lake(tmp_path_factory, registry):
-    root = tmp_path_factory.mktemp("demo") / "lake"
-    proc = _cli(root, "demo", "--scale", "0.02")
-    return root, proc
 
 
 def test_demo_exits_0_and_prints_a_summary(demo_lake):

@@ -20,6 +20,7 @@ ROW_LEVEL = (
     "expect_column_values_to_not_be_null",
     "expect_column_values_to_be_between",
     "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set",
     "expect_column_values_to_match_regex",
 )
 
@@ -49,6 +50,8 @@ class RowCheck:
             return col.isNotNull() & out
         if self.type == "expect_column_values_to_be_in_set":
             return col.isNotNull() & ~col.isin(list(kw["value_set"]))
+        if self.type == "expect_column_values_to_not_be_in_set":
+            return col.isNotNull() & col.isin(list(kw["value_set"]))
         if self.type == "expect_column_values_to_match_regex":
             return col.isNotNull() & ~col.cast("string").rlike(kw["regex"])
         raise ValueError(f"{self.type} is not a row-level expectation")

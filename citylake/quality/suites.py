@@ -81,7 +81,7 @@ def default_suite(contract: FeedContract) -> dict[str, Any]:
 
 def default_silver_suite(contract: FeedContract) -> dict[str, Any]:
     """Invariants of the silver transform: if one breaks, the code is wrong, so nothing merges."""
-    from citylake.layers import hash_column, merge_keys, valid_column
+    from citylake.layers import hash_column, merge_keys, status_column, valid_column
 
     keys = merge_keys(contract)
     exps: list[dict[str, Any]] = []
@@ -102,6 +102,17 @@ def default_silver_suite(contract: FeedContract) -> dict[str, Any]:
             exps.append(_exp("expect_column_values_to_be_in_set", {"column": valid_column(col.name),
                              "value_set": [True]}, "warn",
                              "a wrong GB 11643 check character: the record is kept and flagged"))  # fmt: skip
+        if col.role in ("district_code", "street_code"):
+            exps.append(_exp("expect_column_values_to_be_in_set", {"column": status_column(col.name),
+                             "value_set": ["current", "remapped"]}, "warn",
+                             "a code that is neither current nor a known retired one: kept as sent, flagged"))  # fmt: skip
+    if contract.coordinates:
+        exps.append(_exp("expect_column_values_to_not_be_in_set", {"column": "coord_status",
+                         "value_set": ["outside_china"]}, "warn",
+                         "a point outside China cannot be converted: left as sent, flagged"))  # fmt: skip
+    if contract.kind == "entity":
+        exps.append(_exp("expect_column_values_to_be_in_set", {"column": "is_current", "value_set": [True]},
+                         "fail", "an increment holds only new current versions; SCD2 closes the old ones"))  # fmt: skip
     return {
         "name": f"silver.{contract.contract}",
         "expectations": exps,

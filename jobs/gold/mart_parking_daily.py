@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from jobs.gold.measures import parking_occupancy_rate
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -13,11 +15,7 @@ def build(inputs: dict[str, DataFrame], dates: list[dt.date]) -> DataFrame:
     from pyspark.sql import functions as F
 
     s = inputs["silver.parking_occupancy"].where(F.col("event_date").isin(dates))
-    # a snapshot with more free than total spaces says nothing about occupancy
-    rate = F.when(
-        (F.col("total_spaces") > 0) & (F.col("free_spaces") <= F.col("total_spaces")),
-        1.0 - F.col("free_spaces") / F.col("total_spaces"),
-    )
+    rate = parking_occupancy_rate()
     return s.groupBy(F.col("event_date").alias("date"), F.col("_unit").alias("reporting_unit"), "lot_id").agg(
         F.max("district_code").alias("district_code"),
         F.count(F.lit(1)).alias("snapshots"),
