@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from citylake import catalog, ledger
 from citylake.lake import DQ_RESULTS, RUNS, Lake
+from citylake.preflight import Scope
 from citylake.registry import Registry, RegistryError, load_registry
 from citylake.settings import Settings, load_settings
 
@@ -113,7 +114,9 @@ def run_daily(
     spark: SparkSession | None = None,
     registry: Registry | None = None,
     progress: Callable[[str], None] | None = None,
+    scope: Scope | None = None,
 ) -> RunReport:
+    """Run ``date`` end to end; ``scope`` limits it to some units/contracts (the rest untouched)."""
     from citylake import publish
     from citylake.quality.gx_runner import GxProject
     from citylake.quality.suites import load_row_checks, validate_suites
@@ -143,6 +146,7 @@ def run_daily(
         progress=progress,
         expectations_dir=settings.expectations_dir,
         gx=gx,
+        scope=scope,
     )
     report = RunReport(run_id, date, bronze, timings={"bronze_s": time.perf_counter() - t0})
     t1 = time.perf_counter()

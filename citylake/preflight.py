@@ -59,12 +59,42 @@ class LandedFile:
         return self
 
 
-def discover(lake: Lake, store: Store, registry: Registry, date: str) -> list[LandedFile]:
-    """Every file delivered under landing/<unit>/<feed>/<date>/, known units or not."""
+@dataclass(frozen=True)
+class Scope:
+    """Which units and contracts a run covers; empty means all.
+
+    A scoped run (re-running one unit's day, one contract's backfill) sees only the files of
+    the feeds it covers, so it never judges, loads or rejects anybody else's deliveries.
+    """
+
+    units: frozenset[str] = frozenset()
+    contracts: frozenset[str] = frozenset()
+
+    @property
+    def everything(self) -> bool:
+        return not self.units and not self.contracts
+
+    def covers(self, unit: str, contract: str | None) -> bool:
+        if self.units and unit not in self.units:
+            return False
+        return not self.contracts or contract in self.contracts
+
+
+def discover(
+    lake: Lake, store: Store, registry: Registry, date: str, scope: Scope | None = None
+) -> list[LandedFile]:
+    """Every file delivered under landing/<unit>/<feed>/<date>/, known units or not (scoped runs:
+    only the feeds the scope covers; unknown units are left to the full run)."""
     root = lake.zone("landing")
+    scope = scope or Scope()
     found: list[LandedFile] = []
     for unit in store.list_dirs(root):
+        if scope.units and unit not in scope.units:
+            continue
         for feed in store.list_dirs(f"{root}/{unit}"):
+            ref = registry.feed(unit, feed)
+            if not scope.everything and (ref is None or not scope.covers(unit, ref.contract.contract)):
+                continue
             for info in store.list_files(f"{root}/{unit}/{feed}/{date}"):
                 found.append(_landed(info, unit, feed, date, registry))
     return found

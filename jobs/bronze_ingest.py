@@ -599,6 +599,7 @@ def run(
     expectations_dir: Path | None = None,
     gx: GxProject | None = None,
     validate: bool = True,
+    scope: preflight.Scope | None = None,
 ) -> BronzeResult:
     """Ingest every new file landed for ``date``; safe to re-run any number of times.
 
@@ -636,7 +637,7 @@ def run(
     result.timings["setup_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    landed = preflight.discover(lake, store, registry, date.isoformat())
+    landed = preflight.discover(lake, store, registry, date.isoformat(), scope)
     say(f"preflight: checking {len(landed)} landed files")
     for lf in landed:
         preflight.check(lf, store)

@@ -273,3 +273,24 @@ def test_crash_between_commit_and_manifest_does_not_duplicate(spark, registry, l
     replayed = [f for f in result.files if f.contract == "ev_charging_sessions"]
     assert replayed and all(f.status == ledger.LOADED for f in replayed)
     assert all(f.bronze_version == version_after_crash for f in replayed)
+
+
+def test_a_scoped_run_touches_only_its_units(spark, registry, lake):
+    from citylake.preflight import Scope
+
+    day = dt.date(2026, 11, 22)
+    generate(registry, day, 0.02, ["op_teld", "d310115_parking"], lake)
+    first = bronze_ingest.run(spark, lake, registry, day, "run-scoped-1", scope=Scope(frozenset({"op_teld"})))
+    assert first.files and {f.unit for f in first.files} == {"op_teld"}
+    ledger_rows = spark.read.format("delta").load(lake.table("_system", "run_ledger"))
+    assert {r["unit"] for r in ledger_rows.select("unit").distinct().collect()} == {"op_teld"}
+    ev_version = latest_version(spark, lake.table("bronze", "ev_charging_sessions"))
+    # the parking unit's day is run on its own later; op_teld's tables do not move
+    second = bronze_ingest.run(
+        spark, lake, registry, day, "run-scoped-2", scope=Scope(contracts=frozenset({"parking_occupancy"}))
+    )
+    assert {(f.unit, f.feed) for f in second.files} == {("d310115_parking", "parking_occupancy")}
+    assert {f.status for f in second.files} <= {"loaded", "duplicate"}
+    assert latest_version(spark, lake.table("bronze", "ev_charging_sessions")) == ev_version
+    parking = spark.read.format("delta").load(lake.table("bronze", "parking_lots"))
+    assert parking.count() == 0  # parking_lots is outside both scopes: not loaded, not rejected

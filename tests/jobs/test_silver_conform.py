@@ -277,7 +277,9 @@ def test_scd2_measures_update_the_current_version_without_opening_one(spark, reg
     assert [(r["daily_sales_yuan"], r["is_current"], r["valid_from"]) for r in rows] == [
         (250.0, True, dt.datetime(2026, 11, 18, 1))
     ]
-    _merge_day(spark, lake, contract, [terminal(80.0, "2026-11-20 01:00:00", "offline")], dt.date(2026, 11, 20))
+    _merge_day(
+        spark, lake, contract, [terminal(80.0, "2026-11-20 01:00:00", "offline")], dt.date(2026, 11, 20)
+    )
     table = spark.read.format("delta").load(lake.table("silver", contract.contract))
     assert sorted((r["status"], r["daily_sales_yuan"], r["is_current"]) for r in table.collect()) == [
         ("offline", 80.0, True),
