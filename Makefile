@@ -47,5 +47,15 @@ bench: setup
 dictionary: $(STAMP)
 	$(BIN)/citylake docs --dictionary docs/data_dictionary.md
 
+# Embedded Airflow for humans: SQLite, AIRFLOW_HOME inside the repo (git-ignored), dags/ as the DAG folder.
+AIRFLOW_ENV := PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(CURDIR)/airflow_home AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__PORT=$${AIRFLOW_PORT:-8080}
+
+airflow: setup
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
+	$(AIRFLOW_ENV) $(BIN)/airflow pools set citylake_spark 1 "Spark work: one job at a time on the embedded local[2] Spark"
+	@echo "UI: http://localhost:$${AIRFLOW_PORT:-8080}  user: admin  password: airflow_home/simple_auth_manager_passwords.json.generated"
+	$(AIRFLOW_ENV) exec $(BIN)/airflow standalone
+
 clean-lake:
 	rm -rf lake

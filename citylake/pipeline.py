@@ -115,8 +115,13 @@ def run_daily(
     registry: Registry | None = None,
     progress: Callable[[str], None] | None = None,
     scope: Scope | None = None,
+    marts: bool = True,
 ) -> RunReport:
-    """Run ``date`` end to end; ``scope`` limits it to some units/contracts (the rest untouched)."""
+    """Run ``date`` end to end; ``scope`` limits it to some units/contracts (the rest untouched).
+
+    ``marts=False`` stops after silver: the Airflow ingest DAGs do that, and the mart DAGs,
+    scheduled by the silver assets, run ``run_marts``.
+    """
     from citylake import publish
     from citylake.quality.gx_runner import GxProject
     from citylake.quality.suites import load_row_checks, validate_suites
@@ -166,13 +171,16 @@ def run_daily(
     )
     report.timings["silver_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    report.gold = gold_publish.run(
-        spark, lake, registry, date, run_id, report.silver.dates, gx, progress, settings.expectations_dir
-    )
+    if marts:
+        report.gold = gold_publish.run(
+            spark, lake, registry, date, run_id, report.silver.dates, gx, progress, settings.expectations_dir
+        )
     report.timings["gold_s"] = time.perf_counter() - t2
     publish.record(spark, lake, report.publications, run_id, date)
     suite_rows = [
-        r for o in (*report.silver.suites, *report.gold.suites) for r in suite_result_rows(o, run_id, date)
+        r
+        for o in (*report.silver.suites, *(report.gold.suites if report.gold else []))
+        for r in suite_result_rows(o, run_id, date)
     ]
     ledger.append_rows(spark, lake, "_system", DQ_RESULTS, suite_rows, txn_app_id=f"dq-datasets:{run_id}")
     files = bronze.files
@@ -204,8 +212,73 @@ def run_daily(
     )  # fmt: skip
     catalog.register_all(spark, lake)
     t3 = time.perf_counter()
-    suites = [*bronze.suites, *report.silver.suites, *report.gold.suites]
+    suites = [*bronze.suites, *report.silver.suites, *(report.gold.suites if report.gold else [])]
     report.docs = str(gx.build_docs([o.result_key for o in suites]))
     report.timings["docs_s"] = time.perf_counter() - t3
     report.timings["total_s"] = time.perf_counter() - t0
     return report
+
+
+def delivered_days(spark: SparkSession, lake: Lake, contract: str, date: dt.date) -> set[dt.date]:
+    """The event days that the delivery of logical ``date`` wrote into silver.<contract>.
+
+    A mart DAG runs in its own process, after the ingest DAGs, so it cannot be told which days
+    changed: it reads them from silver's lineage (``_logical_date``), never from the clock.
+    """
+    from pyspark.sql import functions as F
+
+    from citylake.delta_io import latest_version
+
+    path = lake.table("silver", contract)
+    if latest_version(spark, path) is None:
+        return set()
+    rows = (
+        spark.read.format("delta").load(path).where(F.col("_logical_date") == F.lit(date))
+        .select("event_date").distinct().collect()
+    )  # fmt: skip
+    return {r[0] for r in rows}
+
+
+def run_marts(
+    date: dt.date,
+    marts: list[str] | None = None,
+    settings: Settings | None = None,
+    spark: SparkSession | None = None,
+    registry: Registry | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> GoldResult:
+    """Rebuild and publish ``marts`` (all if None) for the days the delivery of ``date`` touched."""
+    from citylake import publish
+    from citylake.quality.gx_runner import GxProject
+    from jobs import gold_publish
+
+    settings = settings or load_settings()
+    registry = registry or load_registry(settings.registry_dir)
+    if spark is None:
+        from citylake.spark import get_spark
+
+        spark = get_spark("citylake-marts", settings)
+    lake = Lake(settings.lake_root)
+    gx = GxProject(lake, settings.expectations_dir, mode=settings.gx_mode)
+    wanted = set(marts or registry.marts)
+    inputs = {i.split(".", 1)[1] for m in wanted for i in registry.marts[m].inputs if i.startswith("silver.")}
+    silver_dates = {c: delivered_days(spark, lake, c, date) for c in sorted(inputs)}
+    run_id = new_run_id(date)
+    result = gold_publish.run(
+        spark,
+        lake,
+        registry,
+        date,
+        run_id,
+        silver_dates,
+        gx,
+        progress,
+        settings.expectations_dir,
+        only=wanted,
+    )
+    publish.record(spark, lake, result.publications, run_id, date)
+    rows = [r for o in result.suites for r in suite_result_rows(o, run_id, date)]
+    ledger.append_rows(spark, lake, "_system", DQ_RESULTS, rows, txn_app_id=f"dq-datasets:{run_id}")
+    catalog.register_all(spark, lake)
+    gx.build_docs([o.result_key for o in result.suites])
+    return result

@@ -224,13 +224,17 @@ def run(
     gx: GxProject | None = None,
     progress: Any = None,
     expectations_dir: Path | None = None,
+    only: set[str] | None = None,
 ) -> GoldResult:
+    """Rebuild, validate and publish every mart (or ``only`` these) whose inputs changed."""
     say = progress or (lambda _msg: None)
     expectations_dir = expectations_dir or load_settings().expectations_dir
     result = GoldResult()
     t0 = time.perf_counter()
     built: set[str] = set()
     for doc in build_order(registry):
+        if only is not None and doc.mart not in only:
+            continue
         dates = changed_dates(doc, silver_dates, date, built)
         if not dates:
             continue

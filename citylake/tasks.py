@@ -1,0 +1,125 @@
+"""What the Airflow tasks run: thin, idempotent calls on their data interval.
+
+Each function takes the logical date as a string (Airflow's ``ds``) and never reads the clock,
+so a retry, a clear or a backfill of the same date does the same thing. Heavy imports happen
+inside the functions: dags/ imports this module at parse time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# the pool that caps concurrent Spark work (created by `make airflow`)
+SPARK_POOL = "citylake_spark"
+
+AlertHook = Callable[[dict[str, Any]], None]
+
+
+def ingest(contract: str, ds: str, units: Iterable[str] = ()) -> dict[str, Any]:
+    """Bronze and silver for one contract's units (or some of them) on logical date ``ds``."""
+    from citylake.pipeline import run_daily
+    from citylake.preflight import Scope
+
+    report = run_daily(
+        dt.date.fromisoformat(ds), scope=Scope(frozenset(units), frozenset({contract})), marts=False
+    )
+    out = report.json()
+    # a held unit does not stop the others; the check task turns it red for the engineer
+    return {"status": out["status"], "run_id": out["run_id"], "held_feeds": out["held_feeds"]}
+
+
+def check(result: dict[str, Any]) -> None:
+    """Fail (after the healthy units' data is in) when any unit/feed was held or failed."""
+    if result["status"] != "ok":
+        held = (
+            ", ".join(f"{h['unit']}/{h['feed']}" for h in result.get("held_feeds", []))
+            or "see the run ledger"
+        )
+        raise RuntimeError(f"run {result['run_id']}: {result['status']}: {held}")
+
+
+def build_marts(marts: list[str], ds: str) -> dict[str, Any]:
+    """Rebuild and publish marts for the days the delivery of ``ds`` touched."""
+    from citylake.pipeline import run_marts
+
+    result = run_marts(dt.date.fromisoformat(ds), marts)
+    pubs = [p.json() for p in result.publications]
+    failed = [p for p in pubs if p["status"] == "failed"]
+    if failed:
+        raise RuntimeError(f"marts refused by their gate: {json.dumps(failed, ensure_ascii=False)}")
+    return {"publications": pubs}
+
+
+def on_failure(context: dict[str, Any], alert: AlertHook | None = None) -> None:
+    """Failure callback: a row in ops.task_failures, then the pluggable alert hook."""
+    import importlib
+    import os
+
+    ti = context.get("task_instance")
+    event = {
+        "dag_id": getattr(ti, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "logical_date": str(context.get("ds")),
+        "try_number": getattr(ti, "try_number", None),
+        "error": str(context.get("exception"))[:2000],
+    }
+    _record_failure(event)
+    if alert is None and os.environ.get("CITYLAKE_ALERT_HOOK"):
+        module, _, name = os.environ["CITYLAKE_ALERT_HOOK"].partition(":")
+        alert = getattr(importlib.import_module(module), name)
+    if alert is not None:
+        alert(event)
+
+
+def _record_failure(event: dict[str, Any]) -> None:
+    """Append to the lake's failure log without a JVM (a failing task may have lost its Spark)."""
+    from citylake.lake import Lake
+    from citylake.settings import load_settings
+    from citylake.storage import store_for
+
+    lake = Lake(load_settings().lake_root)
+    key = f"{event['dag_id']}.{event['task_id']}.{event['logical_date']}.{event['try_number']}.json"
+    store_for(lake.root).write_bytes(
+        f"{lake.zone('_system')}/task_failures/{key}", json.dumps(event, ensure_ascii=False).encode()
+    )
+
+
+VACUUM_RETENTION_HOURS = 168  # a week of time travel: a re-run or a reader of an older manifest fits in it
+
+
+def maintain(ds: str) -> dict[str, Any]:
+    """Compaction and VACUUM of silver and gold, and ledger housekeeping (the maintenance DAG).
+
+    OPTIMIZE bins small files (silver MERGEs and daily gold replaces add some on every run);
+    marts are compacted in their own layout (jobs/gold_publish.compact) so per-district files
+    survive. VACUUM keeps VACUUM_RETENTION_HOURS of history. Staging candidates are left: a
+    refused candidate is what the engineer inspects.
+    """
+    from citylake.catalog import lake_tables
+    from citylake.lake import Lake
+    from citylake.registry import load_registry
+    from citylake.settings import load_settings
+    from citylake.spark import get_spark
+    from jobs.gold_publish import compact
+
+    settings = load_settings()
+    spark = get_spark("citylake-maintenance", settings)
+    registry = load_registry(settings.registry_dir)
+    done: dict[str, Any] = {"optimized": [], "vacuumed": []}
+    for t in lake_tables(Lake(settings.lake_root)):
+        if t.zone == "silver":
+            spark.sql(f"OPTIMIZE delta.`{t.path}`")
+            done["optimized"].append(t.qualified)
+        elif (
+            t.zone == "gold"
+            and t.name in registry.marts
+            and compact(spark, t.path, registry.marts[t.name], 16)
+        ):
+            done["optimized"].append(t.qualified)
+        if t.zone in ("silver", "gold", "quarantine", "_system"):
+            spark.sql(f"VACUUM delta.`{t.path}` RETAIN {VACUUM_RETENTION_HOURS} HOURS")
+            done["vacuumed"].append(t.qualified)
+    return done
