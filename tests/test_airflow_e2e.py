@@ -13,9 +13,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import cli
 
 from citylake.settings import REPO_ROOT
-from conftest import cli
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,9 @@ def airflow_env(tmp_path_factory, registry):
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"), "CITYLAKE_LAKE_ROOT": str(root)}  # fmt: skip
     for args in (["db", "migrate"], ["dags", "reserialize"]):
-        proc = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
     cli(root, "generate", "--date", DAY, "--scale", "0.02", "--units", *UNITS)
     contracts = sorted({f.contract.contract for u in UNITS for f in registry.feeds() if f.unit.unit == u})

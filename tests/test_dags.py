@@ -44,7 +44,11 @@ def _parse(tmp_path: Path, registry_dir: Path) -> dict:
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "CITYLAKE_REGISTRY_DIR": str(registry_dir),
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}  # fmt: skip
     proc = subprocess.run(
-        [sys.executable, "-c", PARSE, str(REPO_ROOT / "dags")], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", PARSE, str(REPO_ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
