@@ -74,6 +74,17 @@ def on_failure(context: dict[str, Any], alert: AlertHook | None = None) -> None:
         alert(event)
 
 
+def log_alert(event: dict[str, Any]) -> None:
+    """The simplest alert hook (CITYLAKE_ALERT_HOOK=citylake.tasks:log_alert): one log line.
+
+    A real deployment points CITYLAKE_ALERT_HOOK at its pager or chat webhook; the hook gets
+    the same event dict that is written to _system/task_failures.
+    """
+    import logging
+
+    logging.getLogger("citylake.alerts").error("task failed: %s", json.dumps(event, ensure_ascii=False))
+
+
 def _record_failure(event: dict[str, Any]) -> None:
     """Append to the lake's failure log without a JVM (a failing task may have lost its Spark)."""
     from citylake.lake import Lake
@@ -87,13 +98,15 @@ def _record_failure(event: dict[str, Any]) -> None:
     )
 
 
+SMALL_FILES = 32  # more files than this and OPTIMIZE is worth a Spark job
 VACUUM_RETENTION_HOURS = 168  # a week of time travel: a re-run or a reader of an older manifest fits in it
 
 
 def maintain(ds: str) -> dict[str, Any]:
-    """Compaction and VACUUM of silver and gold, and ledger housekeeping (the maintenance DAG).
+    """Compaction and VACUUM of silver, gold, quarantine and the ledger (the maintenance DAG).
 
-    OPTIMIZE bins small files (silver MERGEs and daily gold replaces add some on every run);
+    OPTIMIZE bins small files (silver MERGEs, ledger appends and daily gold replaces add some
+    on every run); bronze is append-only by day and left as landed;
     marts are compacted in their own layout (jobs/gold_publish.compact) so per-district files
     survive. VACUUM keeps VACUUM_RETENTION_HOURS of history. Staging candidates are left: a
     refused candidate is what the engineer inspects.
@@ -110,7 +123,10 @@ def maintain(ds: str) -> dict[str, Any]:
     registry = load_registry(settings.registry_dir)
     done: dict[str, Any] = {"optimized": [], "vacuumed": []}
     for t in lake_tables(Lake(settings.lake_root)):
-        if t.zone == "silver":
+        files = spark.sql(f"DESCRIBE DETAIL delta.`{t.path}`").select("numFiles").first()
+        fragmented = files is not None and files[0] > SMALL_FILES
+        # the ledger's many small appends included; a table with few files is left alone
+        if t.zone in ("silver", "quarantine", "_system") and fragmented:
             spark.sql(f"OPTIMIZE delta.`{t.path}`")
             done["optimized"].append(t.qualified)
         elif (
@@ -120,6 +136,7 @@ def maintain(ds: str) -> dict[str, Any]:
         ):
             done["optimized"].append(t.qualified)
         if t.zone in ("silver", "gold", "quarantine", "_system"):
-            spark.sql(f"VACUUM delta.`{t.path}` RETAIN {VACUUM_RETENTION_HOURS} HOURS")
+            # LITE: candidates come from the log, not from listing every file of the table
+            spark.sql(f"VACUUM delta.`{t.path}` LITE RETAIN {VACUUM_RETENTION_HOURS} HOURS")
             done["vacuumed"].append(t.qualified)
     return done
