@@ -30,6 +30,8 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no daylight sa
 START = dt.datetime(2026, 1, 1, tzinfo=SHANGHAI)
 # deliveries of day D are complete by 02:00 on D+1 (Asia/Shanghai); the run's interval is day D
 DAILY = CronDataIntervalTimetable("0 2 * * *", timezone="Asia/Shanghai")
+# what every citylake DAG shares
+COMMON: dict[str, Any] = {"start_date": START, "catchup": False, "max_active_runs": 1}
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 3,
@@ -62,9 +64,7 @@ def ingest_dag(contract: str, registry: Registry) -> DAG:
         dag_id=f"citylake_ingest__{contract}",
         description=f"{c.title}: bronze and silver for {len(units)} unit(s)",
         schedule=DAILY,
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,  # one writer per contract's tables at a time
+        **COMMON,  # max_active_runs=1: one writer of the contract's tables at a time
         default_args=DEFAULT_ARGS,
         tags=["citylake", "ingest", c.action_area, c.kind],
         params={
@@ -103,8 +103,10 @@ def _dates(events: Any, params: dict[str, Any] | None) -> list[str]:
 
 
 def mart_dag(doc: MartDoc) -> DAG:
-    inputs = [asset(i) for i in doc.inputs if not i.startswith("registry.")]
-    inputs = [LEDGER if a.name.startswith("_system.") else a for a in inputs]
+    # _system inputs change with every ingest run: the run ledger's asset stands for them
+    refs = dict.fromkeys("_system.run_ledger" if i.startswith("_system.") else i
+                         for i in doc.inputs if not i.startswith("registry."))  # fmt: skip
+    inputs = [asset(i) for i in refs]
     schedule: BaseAsset = inputs[0]
     for a in inputs[1:]:
         schedule = schedule | a  # any changed input rebuilds the mart
@@ -112,9 +114,7 @@ def mart_dag(doc: MartDoc) -> DAG:
         dag_id=f"citylake_mart__{doc.mart}",
         description=f"{doc.title}: {doc.grain}",
         schedule=schedule,
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
+        **COMMON,
         default_args=DEFAULT_ARGS,
         tags=["citylake", "mart", *doc.audience],
         params={
@@ -131,11 +131,10 @@ def mart_dag(doc: MartDoc) -> DAG:
             params: dict[str, Any] | None = None,
             outlet_events: Any = None,
         ) -> list[dict[str, Any]]:
-            out = [tasks.build_marts([doc.mart], ds) for ds in _dates(triggering_asset_events, params)]
-            if out:
-                outlet_events[asset(f"gold.{doc.mart}")].extra = {
-                    "logical_date": max(_dates(triggering_asset_events, params))
-                }
+            dates = _dates(triggering_asset_events, params)
+            out = [tasks.build_marts([doc.mart], ds) for ds in dates]
+            if dates:
+                outlet_events[asset(f"gold.{doc.mart}")].extra = {"logical_date": dates[-1]}
             return out
 
         build_publish()
@@ -147,9 +146,7 @@ def maintenance_dag() -> DAG:
         dag_id="citylake_maintenance",
         description="OPTIMIZE / layout compaction, VACUUM (7 days) and ledger housekeeping",
         schedule=CronDataIntervalTimetable("0 5 * * *", timezone="Asia/Shanghai"),
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
+        **COMMON,
         default_args=DEFAULT_ARGS,
         tags=["citylake", "maintenance"],
     ) as dag:
