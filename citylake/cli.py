@@ -169,7 +169,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"citylake run: not in the registry: {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
     scope = Scope(frozenset(args.units), frozenset(args.contracts))
-    report = run_daily(args.date, settings, registry=reg, progress=_progress(console), scope=scope)
+    report = run_daily(
+        args.date, settings, registry=reg, progress=_progress(console), scope=scope, marts=not args.no_marts
+    )
     if args.json:
         print(json.dumps(report.json(), ensure_ascii=False, indent=1))
     else:
@@ -357,6 +359,34 @@ def _print_datasets(datasets: list[dict[str, Any]]) -> None:
                           f"{d['reason']}")  # fmt: skip
 
 
+def cmd_marts(args: argparse.Namespace) -> int:
+    from citylake.pipeline import run_marts
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    unknown = [m for m in args.marts if m not in reg.marts]
+    if unknown:
+        print(f"citylake marts: no mart doc for {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    result = run_marts(args.date, list(args.marts) or None, settings, registry=reg,
+                       progress=_progress(_console(args.json)))  # fmt: skip
+    pubs = [p.json() for p in result.publications]
+    if args.json:
+        print(json.dumps({"date": args.date.isoformat(), "publications": pubs}, ensure_ascii=False, indent=1))
+    else:
+        for p in pubs:
+            print(f"{p['dataset']}: {p['status']} (version {p['delta_version']}){' ' + p.get('reason', '')}")
+    return EXIT_PARTIAL if any(p["status"] == "failed" for p in pubs) else EXIT_OK
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from citylake import tasks
+
+    done = tasks.maintain(args.date.isoformat())
+    print(json.dumps(done, indent=1))
+    return EXIT_OK
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from citylake import dictionary
     from citylake.lake import Lake
@@ -421,7 +451,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--units", type=_names, default=(), help="only these units (comma-separated), e.g. to re-run "
                    "one unit's day; other units' files are not touched")  # fmt: skip
     r.add_argument("--contracts", type=_names, default=(), help="only these feed contracts (comma-separated)")
+    r.add_argument("--no-marts", action="store_true", help="stop after silver (the mart DAGs build gold)")
     r.set_defaults(func=cmd_run)
+
+    mk = sub.add_parser(
+        "marts", help="rebuild and publish marts for the days a logical date's delivery touched"
+    )
+    mk.add_argument("--date", type=_date, required=True, help="logical date, YYYY-MM-DD")
+    mk.add_argument(
+        "--marts", type=_names, default=(), help="only these marts (comma-separated; default all)"
+    )
+    mk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    mk.set_defaults(func=cmd_marts)
+
+    mt = sub.add_parser("maintain", help="OPTIMIZE fragmented tables, compact marts in their layout, VACUUM")
+    mt.add_argument("--date", type=_date, required=True, help="logical date, YYYY-MM-DD")
+    mt.set_defaults(func=cmd_maintain)
 
     d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")
     d.add_argument("--date", type=_date, default=DEMO_DATE)

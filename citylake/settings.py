@@ -32,6 +32,9 @@ class Settings:
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
     pii_key_file: Path = REPO_ROOT / ".cache" / "secrets" / "pii_key"
     gx_mode: str = "batched"
+    # where Airflow tasks run Spark: in the task's own process (embedded), or as a spark-submit
+    # to CITYLAKE_SPARK_MASTER (submit; a standalone cluster, YARN or k8s)
+    execution: str = "embedded"
 
     def pii_key(self) -> bytes:
         """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
@@ -93,8 +96,16 @@ def load_settings() -> Settings:
         driver_memory=_env("CITYLAKE_DRIVER_MEMORY", "4g"),
         extra_spark_conf=extra,
         gx_mode=_gx_mode(),
+        execution=_choice("CITYLAKE_EXECUTION", "embedded", ("embedded", "submit")),
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
     )
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+    return value
 
 
 def _gx_mode() -> str:

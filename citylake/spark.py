@@ -166,3 +166,20 @@ def get_spark(app_name: str = "citylake", settings: Settings | None = None) -> S
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def submit_command(settings: Settings, app_args: list[str], app_name: str) -> list[str]:
+    """`spark-submit` of the citylake CLI to ``settings.spark_master``, with the session's conf.
+
+    Jars and Delta settings go on the command line: in a submitted driver the JVM exists before
+    Python runs, so configuring them from the session builder would be too late.
+    """
+    import pyspark
+
+    conf = session_conf(settings)
+    jars = conf.pop("spark.jars")
+    cmd = [str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", settings.spark_master,
+           "--name", app_name, "--jars", jars, "--driver-memory", conf.pop("spark.driver.memory")]  # fmt: skip
+    for key, value in conf.items():
+        cmd += ["--conf", f"{key}={value}"]
+    return [*cmd, str(Path(__file__).parent / "cli.py"), *app_args]

@@ -153,7 +153,7 @@ def maintenance_dag() -> DAG:
 
         @task(task_id="optimize_vacuum")
         def optimize_vacuum(data_interval_start: Any = None) -> dict[str, Any]:
-            return tasks.maintain(delivery_date(data_interval_start))
+            return tasks.maintenance(delivery_date(data_interval_start))
 
         optimize_vacuum()
     return dag

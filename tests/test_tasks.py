@@ -39,3 +39,23 @@ def test_check_fails_a_partial_run_naming_the_held_units():
     with pytest.raises(RuntimeError, match="op_teld/ev_charging_sessions"):
         tasks.check({"status": "partial", "run_id": "r",
                      "held_feeds": [{"unit": "op_teld", "feed": "ev_charging_sessions"}]})  # fmt: skip
+
+
+@pytest.mark.slow
+def test_submit_execution_runs_the_same_task_through_spark_submit(tmp_path, monkeypatch):
+    """CITYLAKE_EXECUTION=submit: the task spark-submits the CLI to the configured master."""
+    from conftest import cli
+    from deltalake import DeltaTable
+
+    root = tmp_path / "lake"
+    cli(root, "generate", "--date", "2026-11-20", "--scale", "0.02", "--units", "op_teld")
+    monkeypatch.setenv("CITYLAKE_LAKE_ROOT", str(root))
+    monkeypatch.setenv("CITYLAKE_EXECUTION", "submit")
+    monkeypatch.setenv("CITYLAKE_SPARK_MASTER", "local[2]")
+    out = tasks.ingest("ev_charging_stations", "2026-11-20", ["op_teld"])
+    assert out["status"] == "ok" and out["held_feeds"] == []
+    silver = DeltaTable(str(root / "silver" / "ev_charging_stations")).to_pyarrow_table()
+    assert silver.num_rows > 0 and set(silver.column("_unit").to_pylist()) == {"op_teld"}
+    assert not (root / "gold").exists()  # ingest stops at silver; the mart DAGs build gold
+    marts = tasks.build_marts(["dt_city_objects"], "2026-11-20")
+    assert [p["status"] for p in marts["publications"]] == ["published"]
