@@ -1,0 +1,53 @@
+"""Per-feed fixed cost of the Airflow layout: one ingest task per contract, each its own process.
+
+Every registered feed delivers one tiny file; then each contract's `bronze_silver` task runs as
+Airflow would run it (a fresh Python process, so a fresh JVM), one after the other. Prints the
+total, the seconds per feed amortized, and the per-task times.
+
+Usage: .venv/bin/python benchmarks/dag_overhead.py [--scale 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from citylake.generate import generate
+from citylake.lake import Lake
+from citylake.registry import load_registry
+
+TASK = "import sys; from citylake import tasks; print(tasks.ingest(sys.argv[1], sys.argv[2])['status'])"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=0.01)
+    args = ap.parse_args()
+    reg = load_registry()
+    day = dt.date(2026, 11, 20)
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(reg, day, args.scale, None, Lake(tmp), faults=False)
+        env = {**os.environ, "CITYLAKE_LAKE_ROOT": tmp, "CITYLAKE_EXECUTION": "embedded"}
+        per_task = {}
+        t0 = time.perf_counter()
+        for contract in reg.contracts_in_use():
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-c", TASK, contract.contract, day.isoformat()], env=env,
+                                  capture_output=True, text=True)  # fmt: skip
+            if proc.returncode != 0:
+                raise SystemExit(f"{contract.contract}: {proc.stderr[-2000:]}")
+            per_task[contract.contract] = round(time.perf_counter() - t, 1)
+        total = time.perf_counter() - t0
+    feeds = sum(1 for _ in reg.feeds())
+    print(json.dumps({"units": len(reg.units), "feeds": feeds, "tasks": len(per_task), "total_s": round(total, 1),
+                      "per_feed_s": round(total / feeds, 3), "per_task_s": per_task}, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
