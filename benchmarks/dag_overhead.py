@@ -43,6 +43,8 @@ def main() -> None:
             if proc.returncode != 0:
                 raise SystemExit(f"{contract.contract}: {proc.stderr[-2000:]}")
             per_task[contract.contract] = round(time.perf_counter() - t, 1)
+            # as it goes, so a run cut short still says where the time went
+            print(f"{contract.contract}: {per_task[contract.contract]} s", file=sys.stderr, flush=True)
         total = time.perf_counter() - t0
     feeds = sum(1 for _ in reg.feeds())
     print(json.dumps({"units": len(reg.units), "feeds": feeds, "tasks": len(per_task), "total_s": round(total, 1),
