@@ -9,31 +9,21 @@ Usage: .venv/bin/python benchmarks/dag_overhead.py [--scale 0.01]
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
-from citylake.generate import generate
-from citylake.lake import Lake
-from citylake.registry import load_registry
+from tiny_day import DAY, scale_arg, tiny_day
 
 TASK = "import sys; from citylake import tasks; print(tasks.ingest(sys.argv[1], sys.argv[2])['status'])"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--scale", type=float, default=0.01)
-    args = ap.parse_args()
-    reg = load_registry()
-    day = dt.date(2026, 11, 20)
-    with tempfile.TemporaryDirectory() as tmp:
-        generate(reg, day, args.scale, None, Lake(tmp), faults=False)
-        env = {**os.environ, "CITYLAKE_LAKE_ROOT": tmp, "CITYLAKE_EXECUTION": "embedded"}
+    day = DAY
+    with tiny_day(scale_arg()) as (reg, lake, _):
+        env = {**os.environ, "CITYLAKE_LAKE_ROOT": lake.root, "CITYLAKE_EXECUTION": "embedded"}
         per_task = {}
         t0 = time.perf_counter()
         for contract in reg.contracts_in_use():

@@ -6,27 +6,17 @@ Prints seconds per feed, amortized over the bronze run (session start-up exclude
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
-import tempfile
 import time
 
-from citylake.generate import generate
-from citylake.lake import Lake
-from citylake.registry import load_registry
+from tiny_day import DAY, scale_arg, tiny_day
+
 from jobs import bronze_ingest
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--scale", type=float, default=0.01)
-    args = ap.parse_args()
-    reg = load_registry()
-    day = dt.date(2026, 11, 20)
-    with tempfile.TemporaryDirectory() as tmp:
-        lake = Lake(tmp)
-        reports = generate(reg, day, args.scale, None, lake, faults=False)
+    day = DAY
+    with tiny_day(scale_arg()) as (reg, lake, reports):
         t0 = time.perf_counter()
         from citylake.spark import get_spark
 

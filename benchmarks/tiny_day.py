@@ -1,0 +1,31 @@
+"""The per-feed benchmarks' shared setup: every registered feed delivers one tiny file."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from citylake.generate import generate
+from citylake.lake import Lake
+from citylake.registry import Registry, load_registry
+
+DAY = dt.date(2026, 11, 20)
+
+
+def scale_arg() -> float:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=0.01)
+    return float(ap.parse_args().scale)
+
+
+@contextmanager
+def tiny_day(scale: float) -> Iterator[tuple[Registry, Lake, list[Any]]]:
+    """A throw-away lake with one fault-free file per feed for DAY; yields (registry, lake, reports)."""
+    reg = load_registry()
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Lake(tmp)
+        yield reg, lake, generate(reg, DAY, scale, None, lake, faults=False)
