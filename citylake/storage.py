@@ -156,3 +156,20 @@ class S3Store:
 
 def store_for(root: str) -> Store:
     return S3Store() if root.startswith(("s3a://", "s3://")) else LocalStore()
+
+
+def delta_rs_location(path: str) -> tuple[str, dict[str, str]]:
+    """A lake path as delta-rs (the JVM-free readers and writers) wants it: URI and storage options.
+
+    delta-rs speaks s3://, reads the same AWS_* variables as boto3, and needs to be told that
+    a plain-http endpoint (MinIO in tests) is allowed and that the server has conditional puts.
+    """
+    import os
+
+    if not path.startswith(("s3a://", "s3://")):
+        return path.removeprefix("file://"), {}
+    options = {"conditional_put": "etag"}  # MinIO and S3 both honour If-Match: safe concurrent commits
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options |= {"endpoint_url": endpoint, "allow_http": str(endpoint.startswith("http://")).lower()}
+    return "s3://" + path.split("://", 1)[1], options

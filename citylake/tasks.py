@@ -44,22 +44,47 @@ def _embedded() -> bool:
     return load_settings().execution == "embedded"
 
 
-def ingest(contract: str, ds: str, units: Iterable[str] = ()) -> dict[str, Any]:
-    """Bronze and silver for one contract's units (or some of them) on logical date ``ds``."""
-    units = list(units)
+def ingest(ds: str, units: Iterable[str] = (), contracts: Iterable[str] = ()) -> dict[str, Any]:
+    """Bronze and silver for every unit on logical date ``ds`` (or only ``units``/``contracts``).
+
+    One Spark application for the whole day: a JVM costs 10-20 s cold, so one per unit or per
+    contract would be most of the day's work at 250 units (benchmarks/dag_overhead.py).
+    """
+    units, contracts = sorted(units), sorted(contracts)
     if _embedded():
         from citylake.pipeline import run_daily
         from citylake.preflight import Scope
 
         report = run_daily(
-            dt.date.fromisoformat(ds), scope=Scope(frozenset(units), frozenset({contract})), marts=False
+            dt.date.fromisoformat(ds), scope=Scope(frozenset(units), frozenset(contracts)), marts=False
         )
         out = report.json()
     else:
-        args = ["run", "--date", ds, "--contracts", contract, "--no-marts", "--json"]
-        out = submitted(args + (["--units", ",".join(units)] if units else []), f"citylake-ingest-{contract}")
+        args = ["run", "--date", ds, "--no-marts", "--json"]
+        args += ["--units", ",".join(units)] if units else []
+        args += ["--contracts", ",".join(contracts)] if contracts else []
+        out = submitted(args, f"citylake-ingest-{ds}")
+    return summarize(out)
+
+
+def summarize(out: dict[str, Any]) -> dict[str, Any]:
+    """What the DAG needs of a run report: status, held feeds, changed silver tables, per-unit rows."""
+    from citylake.ledger import PROBLEM_STATUSES
+
+    per_unit: dict[str, dict[str, int]] = {}
+    for f in out["files"]:
+        u = per_unit.setdefault(
+            f["unit"], {"files": 0, "rows_bronze": 0, "rows_quarantined": 0, "problems": 0}
+        )
+        u["files"] += 1
+        u["rows_bronze"] += f["rows_bronze"]
+        u["rows_quarantined"] += f["rows_quarantined"]
+        u["problems"] += f["status"] in PROBLEM_STATUSES
+    changed = [p["dataset"] for p in out["publications"]
+               if p["dataset"].startswith("silver.") and p["status"] == "published"]  # fmt: skip
     # a held unit does not stop the others; the check task turns it red for the engineer
-    return {"status": out["status"], "run_id": out["run_id"], "held_feeds": out["held_feeds"]}
+    return {"status": out["status"], "run_id": out["run_id"], "held_feeds": out["held_feeds"],
+            "changed": sorted(changed), "units": per_unit}  # fmt: skip
 
 
 def check(result: dict[str, Any]) -> None:
@@ -113,7 +138,7 @@ def log_alert(event: dict[str, Any]) -> None:
     """The simplest alert hook (CITYLAKE_ALERT_HOOK=citylake.tasks:log_alert): one log line.
 
     A real deployment points CITYLAKE_ALERT_HOOK at its pager or chat webhook; the hook gets
-    the same event dict that is written to _system/task_failures.
+    the same event dict that is appended to ops.task_failures.
     """
     import logging
 
@@ -121,16 +146,23 @@ def log_alert(event: dict[str, Any]) -> None:
 
 
 def _record_failure(event: dict[str, Any]) -> None:
-    """Append to the lake's failure log without a JVM (a failing task may have lost its Spark)."""
+    """Append to ``_system/task_failures`` (``ops.task_failures``) with delta-rs, no JVM.
+
+    A failing task may have lost its Spark, and the callback runs in the Airflow worker.
+    """
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
     from citylake.lake import Lake
     from citylake.settings import load_settings
-    from citylake.storage import store_for
+    from citylake.storage import delta_rs_location
 
-    lake = Lake(load_settings().lake_root)
-    key = f"{event['dag_id']}.{event['task_id']}.{event['logical_date']}.{event['try_number']}.json"
-    store_for(lake.root).write_bytes(
-        f"{lake.zone('_system')}/task_failures/{key}", json.dumps(event, ensure_ascii=False).encode()
-    )
+    row = {**event, "recorded_at": dt.datetime.now(dt.UTC)}
+    schema = pa.schema([("dag_id", pa.string()), ("task_id", pa.string()), ("logical_date", pa.string()),
+                        ("try_number", pa.int32()), ("error", pa.string()),
+                        ("recorded_at", pa.timestamp("us", tz="UTC"))])  # fmt: skip
+    uri, options = delta_rs_location(Lake(load_settings().lake_root).table("_system", "task_failures"))
+    write_deltalake(uri, pa.Table.from_pylist([row], schema=schema), mode="append", storage_options=options)
 
 
 SMALL_FILES = 32  # more files than this and OPTIMIZE is worth a Spark job
@@ -150,21 +182,24 @@ def maintain(ds: str) -> dict[str, Any]:
     OPTIMIZE bins small files (silver MERGEs, ledger appends and daily gold replaces add some
     on every run); bronze is append-only by day and left as landed;
     marts are compacted in their own layout (jobs/gold_publish.compact) so per-district files
-    survive. VACUUM keeps VACUUM_RETENTION_HOURS of history. Staging candidates are left: a
-    refused candidate is what the engineer inspects.
+    survive. VACUUM keeps VACUUM_RETENTION_HOURS of history. Ledger housekeeping: the ledger
+    tables are compacted like the rest, and the staging tables, overwritten by every run, are
+    vacuumed too; their current candidate (what an engineer inspects after a refusal) stays.
     """
     from citylake.catalog import lake_tables
     from citylake.lake import Lake
     from citylake.registry import load_registry
     from citylake.settings import load_settings
     from citylake.spark import get_spark
+    from citylake.storage import store_for
     from jobs.gold_publish import compact
 
     settings = load_settings()
     spark = get_spark("citylake-maintenance", settings)
     registry = load_registry(settings.registry_dir)
-    done: dict[str, Any] = {"optimized": [], "vacuumed": []}
-    for t in lake_tables(Lake(settings.lake_root)):
+    lake = Lake(settings.lake_root)
+    done: dict[str, Any] = {"optimized": [], "vacuumed": [], "staging_vacuumed": []}
+    for t in lake_tables(lake):
         files = spark.sql(f"DESCRIBE DETAIL delta.`{t.path}`").select("numFiles").first()
         fragmented = files is not None and files[0] > SMALL_FILES
         # the ledger's many small appends included; a table with few files is left alone
@@ -181,4 +216,9 @@ def maintain(ds: str) -> dict[str, Any]:
             # LITE: candidates come from the log, not from listing every file of the table
             spark.sql(f"VACUUM delta.`{t.path}` LITE RETAIN {VACUUM_RETENTION_HOURS} HOURS")
             done["vacuumed"].append(t.qualified)
+    store, staging = store_for(lake.root), lake.table("_system", "staging")
+    for layer in store.list_dirs(staging):
+        for name in store.list_dirs(f"{staging}/{layer}"):
+            spark.sql(f"VACUUM delta.`{staging}/{layer}/{name}` LITE RETAIN {VACUUM_RETENTION_HOURS} HOURS")
+            done["staging_vacuumed"].append(f"{layer}.{name}")
     return done

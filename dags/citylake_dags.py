@@ -1,9 +1,9 @@
 """Every citylake DAG, generated from the registry: nobody writes a DAG per unit.
 
-- ``citylake_ingest__<contract>``: daily, bronze + silver for every unit sending the contract, in
-  one Spark application (one JVM per contract, not per unit). Trigger it with
-  ``{"units": ["op_teld"]}`` to re-run one unit's day without touching the others. It emits
-  the silver asset with the logical date.
+- ``citylake_ingest``: daily, bronze + silver for every unit in one Spark application (one JVM
+  per day, not per unit or contract). Trigger it with ``{"units": ["op_teld"]}`` to re-run one
+  unit's day without touching the others. It emits an event, with the logical date, for each
+  silver table that changed.
 - ``citylake_mart__<mart>``: scheduled by its input assets; rebuilds the days the triggering
   deliveries touched, behind the mart's quality gate, and emits the gold asset.
 - ``citylake_maintenance``: daily compaction, VACUUM and housekeeping.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.sdk import DAG, Asset, AssetAlias, Param, task
 from airflow.sdk.definitions.asset import BaseAsset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -55,34 +55,53 @@ def asset(ref: str) -> Asset:
 
 
 LEDGER = asset("_system.run_ledger")
+# the ingest task adds the silver assets it changed to this alias, with the logical date
+SILVER_CHANGED = AssetAlias("citylake_silver_changed")
 
 
-def ingest_dag(contract: str, registry: Registry) -> DAG:
-    units = sorted({f.unit.unit for f in registry.feeds() if f.contract.contract == contract})
-    c = registry.contracts[contract]
+def ingest_dag(registry: Registry) -> DAG:
+    by_contract: dict[str, list[str]] = {}
+    for f in registry.feeds():
+        by_contract.setdefault(f.contract.contract, []).append(f.unit.unit)
+    units = sorted({u for us in by_contract.values() for u in us})
+    contracts = sorted(by_contract)
+    table = "\n".join(f"| {c} | {', '.join(sorted(set(by_contract[c])))} |" for c in contracts)
     with DAG(
-        dag_id=f"citylake_ingest__{contract}",
-        description=f"{c.title}: bronze and silver for {len(units)} unit(s)",
+        dag_id="citylake_ingest",
+        description=f"bronze and silver for {len(units)} units, {len(contracts)} feed contracts",
         schedule=DAILY,
-        **COMMON,  # max_active_runs=1: one writer of the contract's tables at a time
+        **COMMON,  # max_active_runs=1: one writer of the lake's tables at a time
         default_args=DEFAULT_ARGS,
-        tags=["citylake", "ingest", c.action_area, c.kind],
+        tags=["citylake", "ingest"],
         params={
             "units": Param(
-                [], type="array", description=f"only these units (default all): {', '.join(units)}"
-            )
-        },
-        doc_md=f"Ingests **{contract}** for: {', '.join(units)}.",
+                [],
+                type="array",
+                items={"type": "string", "enum": units},
+                description="only these units (default: all); re-runs one unit's day",
+            ),
+            "contracts": Param(
+                [],
+                type="array",
+                items={"type": "string", "enum": contracts},
+                description="only these feed contracts (default: all)",
+            ),
+        },  # fmt: skip
+        doc_md="Ingests every unit's deliveries of the day, one Spark application.\n\n"
+        "| contract | units |\n| --- | --- |\n" + table,
     ) as dag:
 
-        @task(task_id="bronze_silver", outlets=[asset(f"silver.{contract}"), LEDGER])
+        @task(task_id="bronze_silver", outlets=[SILVER_CHANGED, LEDGER])
         def bronze_silver(
             data_interval_start: Any = None, params: dict[str, Any] | None = None, outlet_events: Any = None
         ) -> dict[str, Any]:
             ds = delivery_date(data_interval_start)
-            result = tasks.ingest(contract, ds, (params or {}).get("units") or ())
-            for a in (asset(f"silver.{contract}"), LEDGER):
-                outlet_events[a].extra = {"logical_date": ds}
+            p = params or {}
+            result = tasks.ingest(ds, p.get("units") or (), p.get("contracts") or ())
+            # an event only for the silver tables that changed: only their marts rebuild
+            for ref in result["changed"]:
+                outlet_events[SILVER_CHANGED].add(asset(ref), extra={"logical_date": ds})
+            outlet_events[LEDGER].extra = {"logical_date": ds}
             return result
 
         @task(task_id="check_units", retries=0, pool="default_pool")
@@ -160,7 +179,7 @@ def maintenance_dag() -> DAG:
 
 
 def build_all(registry: Registry) -> dict[str, DAG]:
-    dags = [ingest_dag(c.contract, registry) for c in registry.contracts_in_use()]
+    dags = [ingest_dag(registry)]
     dags += [mart_dag(doc) for doc in registry.marts.values()]
     dags.append(maintenance_dag())
     return {d.dag_id: d for d in dags}

@@ -1,8 +1,8 @@
 """Airflow end to end: `dag.test()` of the generated DAGs for one logical date on a fresh lake.
 
-Runs in a subprocess with its own AIRFLOW_HOME (SQLite) and lake: the ingest DAGs of two units'
-contracts, then every mart DAG for that date; then the same again, which must change no data
-table's version.
+Runs in a subprocess with its own AIRFLOW_HOME (SQLite) and lake: the ingest DAG over two units'
+deliveries, then every mart DAG for that date; then the same again, which must change no data
+table's version and emit no silver asset event.
 """
 
 from __future__ import annotations
@@ -28,15 +28,20 @@ RUN = """
 import datetime as dt, json, sys
 sys.path.insert(0, sys.argv[1])
 import citylake_dags as m
+from collections import Counter
+from airflow.models.asset import AssetEvent
+from airflow.utils.session import create_session
 states = {}
 for dag_id in json.loads(sys.argv[2]):
     dag = m.__dict__[dag_id]
-    if dag_id.startswith("citylake_ingest__"):
+    if dag_id == "citylake_ingest":
         run = dag.test(logical_date=dt.datetime.fromisoformat(sys.argv[3]))
     else:
         run = dag.test(run_conf={"date": sys.argv[4]})
     states[dag_id] = str(run.state)
-print("STATES " + json.dumps(states))
+with create_session() as session:
+    events = Counter(e.asset.name for e in session.query(AssetEvent).all())
+print("STATES " + json.dumps({"states": states, "events": events}))
 """
 
 
@@ -62,12 +67,12 @@ def airflow_env(tmp_path_factory, registry):
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
     cli(root, "generate", "--date", DAY, "--scale", "0.02", "--units", *UNITS)
-    contracts = sorted({f.contract.contract for u in UNITS for f in registry.feeds() if f.unit.unit == u})
-    dag_ids = [f"citylake_ingest__{c}" for c in contracts] + [f"citylake_mart__{m}" for m in registry.marts]
+    dag_ids = ["citylake_ingest"] + [f"citylake_mart__{m}" for m in registry.marts]
     return env, root, dag_ids
 
 
-def _run(env, dag_ids) -> dict[str, str]:
+def _run(env, dag_ids) -> dict:
+    """Run the DAGs; the DAG run states and the asset events recorded so far, per asset."""
     proc = subprocess.run(
         [sys.executable, "-c", RUN, str(REPO_ROOT / "dags"), json.dumps(dag_ids), LOGICAL, DAY],
         env=env, capture_output=True, text=True, timeout=1500,
@@ -79,11 +84,15 @@ def _run(env, dag_ids) -> dict[str, str]:
 
 def test_dag_test_builds_the_lake_and_a_second_run_changes_nothing(airflow_env, registry):
     env, root, dag_ids = airflow_env
-    states = _run(env, dag_ids)
-    assert states == {d: "success" for d in dag_ids}
+    first = _run(env, dag_ids)
+    assert first["states"] == {d: "success" for d in dag_ids}
     # bronze and silver for the two units' contracts, every mart in gold and published
-    ingested = [d.split("__", 1)[1] for d in dag_ids if d.startswith("citylake_ingest__")]
+    ingested = sorted({f.contract.contract for u in UNITS for f in registry.feeds() if f.unit.unit == u})
     versions = _versions(root)
+    # the ingest run announced exactly the silver tables it changed, so only their marts rebuild
+    silver_events = {a: n for a, n in first["events"].items() if a.startswith("silver.")}
+    assert silver_events == {f"silver.{c}": 1 for c in ingested}
+    assert first["events"]["_system.run_ledger"] == 1
     for c in ingested:
         assert versions[f"bronze.{c}"] >= 1 and versions[f"silver.{c}"] >= 1, c
     fed = {f"silver.{c}" for c in ingested}
@@ -100,5 +109,7 @@ def test_dag_test_builds_the_lake_and_a_second_run_changes_nothing(airflow_env, 
     ledger = json.loads(cli(root, "query", "SELECT DISTINCT unit FROM ops.run_ledger", "--json").stdout)
     assert {r["unit"] for r in ledger} == set(UNITS)
     # the same date again: retries, clears and backfills are idempotent
-    assert _run(env, dag_ids) == {d: "success" for d in dag_ids}
+    second = _run(env, dag_ids)
+    assert second["states"] == {d: "success" for d in dag_ids}
     assert _versions(root) == versions
+    assert {a: n for a, n in second["events"].items() if a.startswith("silver.")} == silver_events

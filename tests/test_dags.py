@@ -35,6 +35,7 @@ for dag_id, dag in bag.dags.items():
         "retries": sorted({t.retries for t in dag.tasks if t.task_id != "check_units"}),
         "tags": sorted(dag.tags),
         "schedule_assets": sorted(names(getattr(dag.timetable, "asset_condition", None))),
+        **{p: dag.params.get_param(p).schema["items"]["enum"] for p in ("units", "contracts") if p in dag.params},
     }
 print(json.dumps({"seconds": seconds, "errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags}))
 """
@@ -62,12 +63,13 @@ def bag(tmp_path_factory) -> dict:
 def test_dagbag_imports_without_errors_and_matches_the_registry(bag, registry):
     assert bag["errors"] == {}
     dags = bag["dags"]
-    ingest = {d for d in dags if d.startswith("citylake_ingest__")}
     marts = {d for d in dags if d.startswith("citylake_mart__")}
-    assert ingest == {f"citylake_ingest__{c.contract}" for c in registry.contracts_in_use()}
     assert marts == {f"citylake_mart__{m}" for m in registry.marts}
-    assert set(dags) == ingest | marts | {"citylake_maintenance"}
-    assert all(dags[d]["tasks"] == ["bronze_silver", "check_units"] for d in ingest)
+    assert set(dags) == {"citylake_ingest", "citylake_maintenance"} | marts
+    # one ingest DAG for every unit: its `units` param offers exactly the registry's units
+    assert dags["citylake_ingest"]["tasks"] == ["bronze_silver", "check_units"]
+    assert dags["citylake_ingest"]["units"] == sorted(registry.units)
+    assert dags["citylake_ingest"]["contracts"] == sorted(c.contract for c in registry.contracts_in_use())
     assert all(dags[d]["tasks"] == ["build_publish"] for d in marts)
     for dag_id, d in dags.items():
         assert d["owners"] == ["citylake-data-eng"], dag_id

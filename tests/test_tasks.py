@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import pytest
@@ -12,17 +11,18 @@ from citylake import tasks
 
 def test_failure_callback_writes_the_failure_and_calls_the_alert_hook(tmp_path, monkeypatch):
     monkeypatch.setenv("CITYLAKE_LAKE_ROOT", str(tmp_path / "lake"))
-    ti = SimpleNamespace(dag_id="citylake_ingest__parking_lots", task_id="bronze_silver", try_number=2)
+    ti = SimpleNamespace(dag_id="citylake_ingest", task_id="bronze_silver", try_number=2)
     alerts = []
     tasks.on_failure(
         {"task_instance": ti, "ds": "2026-11-20", "exception": ValueError("disk full")}, alerts.append
     )
-    written = list((tmp_path / "lake" / "_system" / "task_failures").glob("*.json"))
-    assert len(written) == 1
-    event = json.loads(written[0].read_text())
-    assert event == {"dag_id": "citylake_ingest__parking_lots", "task_id": "bronze_silver",
-                     "logical_date": "2026-11-20", "try_number": 2, "error": "disk full"}  # fmt: skip
-    assert alerts == [event]
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(tmp_path / "lake" / "_system" / "task_failures")).to_pyarrow_table().to_pylist()
+    assert len(rows) == 1 and rows[0].pop("recorded_at") is not None
+    event = {"dag_id": "citylake_ingest", "task_id": "bronze_silver",
+             "logical_date": "2026-11-20", "try_number": 2, "error": "disk full"}  # fmt: skip
+    assert rows == [event] and alerts == [event]
 
 
 def test_alert_hook_is_pluggable_by_environment(tmp_path, monkeypatch, caplog):
@@ -52,8 +52,43 @@ def test_submit_execution_runs_the_same_task_through_spark_submit(tmp_path, monk
     monkeypatch.setenv("CITYLAKE_LAKE_ROOT", str(root))
     monkeypatch.setenv("CITYLAKE_EXECUTION", "submit")
     monkeypatch.setenv("CITYLAKE_SPARK_MASTER", "local[2]")
-    out = tasks.ingest("ev_charging_stations", "2026-11-20", ["op_teld"])
+    out = tasks.ingest("2026-11-20", ["op_teld"], ["ev_charging_stations"])
     assert out["status"] == "ok" and out["held_feeds"] == []
+    assert out["changed"] == ["silver.ev_charging_stations"]  # scoped: the unit's other feed waits
+    assert out["units"]["op_teld"]["files"] == 1 and out["units"]["op_teld"]["rows_bronze"] > 0
     silver = DeltaTable(str(root / "silver" / "ev_charging_stations")).to_pyarrow_table()
     assert silver.num_rows > 0 and set(silver.column("_unit").to_pylist()) == {"op_teld"}
     assert not (root / "gold").exists()  # ingest stops at silver; the mart DAGs build gold
+
+
+@pytest.mark.spark
+def test_maintenance_compacts_fragmented_tables_and_keeps_a_week_of_history(spark, tmp_path, monkeypatch):
+    from citylake.lake import Lake
+
+    lake = Lake(str(tmp_path / "lake"))
+    silver, quarantine = lake.table("silver", "parking_occupancy"), lake.table("quarantine", "dq_rows")
+    staging = lake.table("_system", "staging/silver/parking_occupancy")
+    for i in range(tasks.SMALL_FILES + 3):  # a MERGE or an append a day, each a small file
+        spark.range(i * 10, i * 10 + 10).coalesce(1).write.format("delta").mode("append").save(silver)
+    for i in range(2):
+        spark.range(i, i + 1).write.format("delta").mode("append").save(quarantine)
+        spark.range(i, i + 5).write.format("delta").mode("overwrite").save(staging)
+    monkeypatch.setenv("CITYLAKE_LAKE_ROOT", lake.root)
+
+    done = tasks.maintain("2026-11-20")
+
+    assert done["optimized"] == ["silver.parking_occupancy"]  # the 2-file table is left alone
+    assert {"silver.parking_occupancy", "quarantine.dq_rows"} <= set(done["vacuumed"])
+    assert done["staging_vacuumed"] == ["silver.parking_occupancy"]
+
+    def files(path):
+        return spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()["numFiles"]
+
+    assert files(silver) == 1 and files(quarantine) == 2
+    ids = [r.id for r in spark.read.format("delta").load(silver).orderBy("id").collect()]
+    assert ids == list(range((tasks.SMALL_FILES + 3) * 10))  # compaction changed no data
+    ops = [r.operation for r in spark.sql(f"DESCRIBE HISTORY delta.`{silver}`").collect()]
+    assert ops[0].startswith("VACUUM") and "OPTIMIZE" in ops
+    # the retention keeps a week of time travel: the first version's files are still there
+    assert spark.read.format("delta").option("versionAsOf", 0).load(silver).count() == 10
+    assert sorted(r.id for r in spark.read.format("delta").load(staging).collect()) == [1, 2, 3, 4, 5]
