@@ -387,6 +387,33 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_landing(args: argparse.Namespace) -> int:
+    """Landing-zone operations, no JVM: list new deliveries, tidy finished files, presign an upload."""
+    from citylake import landing
+    from citylake.lake import Lake
+
+    settings = load_settings()
+    lake, reg = Lake(settings.lake_root), load_registry(settings.registry_dir)
+    day = args.date.isoformat()
+    if args.landing_cmd == "new":
+        found = landing.new_deliveries(lake, reg, day)
+        rows: list[dict[str, Any]] = [{"file": lf.rel, "size": lf.size} for lf in found]
+        print(json.dumps(rows, indent=1) if args.json else "\n".join(lf.rel for lf in found) or "nothing new")
+    elif args.landing_cmd == "tidy":
+        done = landing.tidy(lake, reg, day)
+        print(json.dumps(done.json(), indent=1) if args.json else
+              f"{len(done.archived)} archived, {len(done.set_aside)} set aside, {len(done.left)} left in landing")  # fmt: skip
+    else:
+        try:
+            print(
+                landing.presigned_upload(lake, reg, args.unit, args.feed, args.date, args.name, args.expires)
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    return EXIT_OK
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from citylake import dictionary
     from citylake.lake import Lake
@@ -467,6 +494,23 @@ def build_parser() -> argparse.ArgumentParser:
     mt = sub.add_parser("maintain", help="OPTIMIZE fragmented tables, compact marts in their layout, VACUUM")
     mt.add_argument("--date", type=_date, required=True, help="logical date, YYYY-MM-DD")
     mt.set_defaults(func=cmd_maintain)
+
+    la = sub.add_parser("landing", help="landing-zone operations (no Spark): new, tidy, presign")
+    lsub = la.add_subparsers(dest="landing_cmd", required=True)
+    for name, help_ in (("new", "files delivered for a date that no run has finished with"),
+                        ("tidy", "move a date's finished files out of landing (loaded: bronze/_landed, "
+                                 "rejected: quarantine)")):  # fmt: skip
+        lp = lsub.add_parser(name, help=help_)
+        lp.add_argument("--date", type=_date, required=True, help="delivery date, YYYY-MM-DD")
+        lp.add_argument("--json", action="store_true", help="print JSON")
+        lp.set_defaults(func=cmd_landing)
+    ps = lsub.add_parser("presign", help="a URL a unit can PUT one file to, in its own landing prefix (S3)")
+    ps.add_argument("--unit", required=True)
+    ps.add_argument("--feed", required=True)
+    ps.add_argument("--date", type=_date, required=True, help="delivery date, YYYY-MM-DD")
+    ps.add_argument("--name", required=True, help="the file name the unit will upload")
+    ps.add_argument("--expires", type=int, default=3600, help="seconds the URL stays valid (default 3600)")
+    ps.set_defaults(func=cmd_landing)
 
     d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")
     d.add_argument("--date", type=_date, default=DEMO_DATE)

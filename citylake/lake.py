@@ -24,6 +24,13 @@ DQ_ROWS = "dq_rows"
 
 @dataclass(frozen=True)
 class Lake:
+    """The lake under ``root``: one folder per zone, or one bucket per zone.
+
+    A root with ``{zone}`` in it (``s3a://citylake-prod-{zone}``) puts each zone in its own
+    bucket, as infra/terraform provisions them; bucket names allow no underscore, so
+    ``_system`` lives in ``...-system``.
+    """
+
     root: str
 
     @classmethod
@@ -37,6 +44,8 @@ class Lake:
     def zone(self, zone: str) -> str:
         if zone not in ZONES:
             raise ValueError(f"unknown zone {zone!r}")
+        if "{zone}" in self.root:
+            return self.root.replace("{zone}", zone.lstrip("_"))
         return f"{self.root}/{zone}"
 
     def table(self, zone: str, name: str) -> str:

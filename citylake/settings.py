@@ -35,6 +35,9 @@ class Settings:
     # where Airflow tasks run Spark: in the task's own process (embedded), or as a spark-submit
     # to CITYLAKE_SPARK_MASTER (submit; a standalone cluster, YARN or k8s)
     execution: str = "embedded"
+    # several clusters writing one Delta table on S3 need a commit coordinator: Delta's
+    # DynamoDB log store; one driver per table (the Airflow layout) needs none
+    delta_dynamodb_table: str = ""
 
     def pii_key(self) -> bytes:
         """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
@@ -97,6 +100,7 @@ def load_settings() -> Settings:
         extra_spark_conf=extra,
         gx_mode=_gx_mode(),
         execution=_choice("CITYLAKE_EXECUTION", "embedded", ("embedded", "submit")),
+        delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE", ""),
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
     )
 

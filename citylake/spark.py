@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
 HADOOP_AWS_VERSION = "3.4.2"  # must equal the hadoop-client jars inside the pyspark wheel
 LOCK_FILE = "jars.lock.json"
-S3_ONLY_PREFIXES = ("org.apache.hadoop_hadoop-aws", "software.amazon", "org.wildfly")
+S3_ONLY_PREFIXES = ("org.apache.hadoop_hadoop-aws", "software.amazon", "org.wildfly", "com.amazonaws",
+                    "io.delta_delta-storage-s3-dynamodb")  # fmt: skip
+DYNAMODB_LOG_STORE_JAR = "io.delta_delta-storage-s3-dynamodb"
 
 
-def delta_coordinates(with_s3: bool = False) -> list[str]:
+def delta_coordinates(with_s3: bool = False, dynamodb: bool = False) -> list[str]:
     from importlib.metadata import version
 
     import pyspark
@@ -34,13 +36,15 @@ def delta_coordinates(with_s3: bool = False) -> list[str]:
     coords = [f"io.delta:delta-spark_{spark_line}_2.13:{version('delta-spark')}"]
     if with_s3:
         coords.append(f"org.apache.hadoop:hadoop-aws:{HADOOP_AWS_VERSION}")
+    if with_s3 and dynamodb:
+        coords.append(f"io.delta:delta-storage-s3-dynamodb:{version('delta-spark')}")
     return coords
 
 
 def resolve_jars(settings: Settings | None = None, with_s3: bool = True) -> list[Path]:
     """Resolve Delta (and hadoop-aws) with Spark's own Ivy once, then keep the jars as files."""
     settings = settings or load_settings()
-    coords = delta_coordinates(with_s3)
+    coords = delta_coordinates(with_s3, bool(settings.delta_dynamodb_table))
     jars_dir = settings.jars_dir
     lock = jars_dir / LOCK_FILE
     if lock.exists():
@@ -93,20 +97,31 @@ def cached_jars(settings: Settings) -> list[Path]:
             f"Delta jars are not cached in {settings.jars_dir}; run `make setup` (or `citylake setup`) once"
         )
     names = json.loads(lock.read_text())["jars"]
+    if settings.delta_dynamodb_table and not any(n.startswith(DYNAMODB_LOG_STORE_JAR) for n in names):
+        raise ConfigError(
+            "CITYLAKE_DELTA_DYNAMODB_TABLE is set but Delta's DynamoDB log store jar is not cached; "
+            "run `citylake setup` with it set"
+        )
     if not settings.is_s3:
         # The AWS SDK bundle is ~600 MB; loading it for a local lake costs seconds per session.
         names = [n for n in names if not n.startswith(S3_ONLY_PREFIXES)]
     return [settings.jars_dir / n for n in names]
 
 
-def s3a_conf() -> dict[str, str]:
+def s3a_conf(dynamodb_table: str = "") -> dict[str, str]:
     """s3a settings from the environment; absent keys fall back to the instance profile."""
     conf = {
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-        # Delta on S3 has no put-if-absent in older stacks; S3 conditional writes need the
-        # multi-cluster log store only when several clusters write one table.
+        # S3 has no atomic put-if-absent for Delta's log: one driver per table is safe with the
+        # single-driver store; concurrent clusters need the DynamoDB-coordinated one
         "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
     }
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if dynamodb_table:
+        conf["spark.delta.logStore.s3a.impl"] = "io.delta.storage.S3DynamoDBLogStore"
+        conf["spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName"] = dynamodb_table
+        if region:
+            conf["spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"] = region
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
@@ -116,7 +131,6 @@ def s3a_conf() -> dict[str, str]:
         conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
             "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
         )
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         conf["spark.hadoop.fs.s3a.endpoint.region"] = region
     return conf
@@ -147,7 +161,7 @@ def session_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.warehouse.dir": tempfile.gettempdir() + "/citylake-warehouse",
     }
     if settings.is_s3:
-        conf.update(s3a_conf())
+        conf.update(s3a_conf(settings.delta_dynamodb_table))
     conf.update(settings.extra_spark_conf)
     return conf
 

@@ -41,26 +41,6 @@ def test_check_fails_a_partial_run_naming_the_held_units():
                      "held_feeds": [{"unit": "op_teld", "feed": "ev_charging_sessions"}]})  # fmt: skip
 
 
-@pytest.mark.slow
-def test_submit_execution_runs_the_same_task_through_spark_submit(tmp_path, monkeypatch):
-    """CITYLAKE_EXECUTION=submit: the task spark-submits the CLI to the configured master."""
-    from conftest import cli
-    from deltalake import DeltaTable
-
-    root = tmp_path / "lake"
-    cli(root, "generate", "--date", "2026-11-20", "--scale", "0.02", "--units", "op_teld")
-    monkeypatch.setenv("CITYLAKE_LAKE_ROOT", str(root))
-    monkeypatch.setenv("CITYLAKE_EXECUTION", "submit")
-    monkeypatch.setenv("CITYLAKE_SPARK_MASTER", "local[2]")
-    out = tasks.ingest("2026-11-20", ["op_teld"], ["ev_charging_stations"])
-    assert out["status"] == "ok" and out["held_feeds"] == []
-    assert out["changed"] == ["silver.ev_charging_stations"]  # scoped: the unit's other feed waits
-    assert out["units"]["op_teld"]["files"] == 1 and out["units"]["op_teld"]["rows_bronze"] > 0
-    silver = DeltaTable(str(root / "silver" / "ev_charging_stations")).to_pyarrow_table()
-    assert silver.num_rows > 0 and set(silver.column("_unit").to_pylist()) == {"op_teld"}
-    assert not (root / "gold").exists()  # ingest stops at silver; the mart DAGs build gold
-
-
 @pytest.mark.spark
 def test_maintenance_compacts_fragmented_tables_and_keeps_a_week_of_history(spark, tmp_path, monkeypatch):
     from citylake.lake import Lake

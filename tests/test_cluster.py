@@ -1,0 +1,168 @@
+"""The cluster profile: the same Airflow tasks on a Spark standalone cluster over MinIO (S3).
+
+A master and a worker start from the pyspark installation (`spark-class`), MinIO serves one
+bucket per zone on loopback, and `tasks.ingest` + `tasks.build_marts` run in submit mode, as
+the DAGs do with CITYLAKE_EXECUTION=submit. An embedded run of the same generated day must
+produce the same silver and gold contents. Landing operations (boto3) are tested on the same
+MinIO. Timings are printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+from servers import SparkStandalone, minio_server
+
+from citylake.lake import ZONES, Lake
+
+pytestmark = pytest.mark.slow
+
+UNITS = ["op_teld", "d310115_parking"]
+DAY = "2026-11-20"
+BUCKET = "citylake-ci-{zone}"
+# columns that say when or by which run a row was written, not what it holds
+RUN_COLUMNS = {"_run_id", "_ingested_at", "_updated_at", "_batch_id", "_published_at", "_source_path"}
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def s3_env(tmp_path_factory):
+    """MinIO on loopback with one bucket per zone; the environment a cluster host would have."""
+    with minio_server(tmp_path_factory.mktemp("minio")) as (endpoint, user, password, started_s):
+        TIMINGS["minio_start_s"] = started_s
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": user,
+               "AWS_SECRET_ACCESS_KEY": password, "AWS_REGION": "us-east-1",
+               "CITYLAKE_LAKE_ROOT": f"s3a://{BUCKET}/lake", "CITYLAKE_PII_KEY": secrets.token_hex(16)}  # fmt: skip
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=user, aws_secret_access_key=password,
+                          region_name="us-east-1")  # fmt: skip
+        for zone in ZONES:
+            s3.create_bucket(Bucket=BUCKET.format(zone=zone.lstrip("_")))
+        yield env, s3
+
+
+def _python(env: dict[str, str], code: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                          timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return proc.stdout
+
+
+def _table(uri: str, env: dict[str, str]):
+    """A Delta table's rows without the run columns, sorted, read with delta-rs (no JVM)."""
+    from deltalake import DeltaTable
+
+    from citylake.storage import delta_rs_location
+
+    options: dict[str, str] = {}
+    if uri.startswith("s3a://"):
+        uri, options = delta_rs_location(uri)
+        options |= {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+                    "region": "us-east-1", "endpoint_url": env["AWS_ENDPOINT_URL"], "allow_http": "true"}  # fmt: skip
+    t = DeltaTable(uri, storage_options=options).to_pyarrow_table()
+    t = t.select(sorted(c for c in t.column_names if c not in RUN_COLUMNS))
+    return sorted(map(repr, t.to_pylist()))
+
+
+@pytest.fixture(scope="module")
+def lakes(s3_env, tmp_path_factory):
+    """The same day built twice: on the cluster over MinIO, and embedded on local disk."""
+    env, _ = s3_env
+    local = tmp_path_factory.mktemp("embedded") / "lake"
+    s3_lake = Lake(env["CITYLAKE_LAKE_ROOT"])
+    _python(env, "import sys; from citylake.cli import main; sys.exit(main(sys.argv[1:]))",
+            "generate", "--date", DAY, "--scale", "0.02", "--units", *UNITS)  # fmt: skip
+    with SparkStandalone(tmp_path_factory.mktemp("spark"), worker_env=env) as cluster:
+        TIMINGS["cluster_start_s"] = cluster.started_s
+        submit = {**env, "CITYLAKE_EXECUTION": "submit", "CITYLAKE_SPARK_MASTER": cluster.master_url,
+                  "CITYLAKE_SPARK_CONF": "spark.driver.host=127.0.0.1,spark.driver.bindAddress=127.0.0.1,"
+                                         "spark.executor.memory=2g,spark.cores.max=2"}  # fmt: skip
+        t = time.perf_counter()
+        out = _python(submit, "import json, sys; from citylake import tasks; "
+                      "print('RESULT', json.dumps(tasks.ingest(sys.argv[1])))", DAY)  # fmt: skip
+        TIMINGS["cluster_ingest_s"] = time.perf_counter() - t
+        ingest = json.loads(out.split("RESULT ", 1)[1])
+        t = time.perf_counter()
+        _python(submit, "import sys; from citylake import tasks; from citylake.registry import load_registry; "
+                "tasks.build_marts(sorted(load_registry().marts), sys.argv[1])", DAY)  # fmt: skip
+        TIMINGS["cluster_marts_s"] = time.perf_counter() - t
+    embedded_env = {**env, "CITYLAKE_LAKE_ROOT": str(local)}
+    for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        embedded_env.pop(k)
+    t = time.perf_counter()
+    _python(embedded_env, "import sys; from citylake.cli import main; sys.exit(main(sys.argv[1:]))",
+            "generate", "--date", DAY, "--scale", "0.02", "--units", *UNITS)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "citylake.cli", "run", "--date", DAY], env=embedded_env,
+                          capture_output=True, text=True, timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    TIMINGS["embedded_run_s"] = time.perf_counter() - t
+    print("\ncluster test timings: " + ", ".join(f"{k}={v:.1f}" for k, v in TIMINGS.items()))
+    return env, s3_lake, Lake(str(local)), ingest
+
+
+def test_cluster_run_matches_the_embedded_run(lakes):
+    env, s3_lake, local, ingest = lakes
+    assert ingest["status"] == "ok" and set(ingest["units"]) == set(UNITS)
+    compared = []
+    for zone in ("silver", "gold"):
+        for name in sorted(os.listdir(local.zone(zone))):
+            embedded = _table(local.table(zone, name), env)
+            on_cluster = _table(s3_lake.table(zone, name), env)
+            assert on_cluster == embedded, f"{zone}.{name} differs between the cluster and the embedded run"
+            if embedded:  # tables of contracts nobody delivered exist empty in both
+                compared.append(f"{zone}.{name}")
+    assert {"silver.ev_charging_sessions", "gold.mart_parking_daily", "gold.dt_city_objects"} <= set(compared)
+
+
+def test_landing_operations_on_s3(lakes):
+    """List what is new, tidy what runs finished with, and give a unit an upload URL of its own."""
+    import urllib.request
+
+    from citylake import landing
+    from citylake.registry import load_registry
+
+    env, s3_lake, _, _ = lakes
+    old = {
+        k: os.environ.get(k)
+        for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+    }
+    os.environ.update({k: env[k] for k in old})
+    try:
+        reg = load_registry()
+        # the day is loaded: nothing new; tidying moves every file beside bronze
+        assert landing.new_deliveries(s3_lake, reg, DAY) == []
+        tidied = landing.tidy(s3_lake, reg, DAY)
+        assert tidied.archived and not tidied.left
+        from citylake.storage import store_for
+
+        store = store_for(s3_lake.root)
+        assert all(store.exists(landing.archive_path(s3_lake, rel)) for rel in tidied.archived)
+        # a unit uploads tomorrow's file with a presigned URL: it lands in its own prefix, and is new
+        tomorrow = dt.date(2026, 11, 21)
+        url = landing.presigned_upload(
+            s3_lake, reg, "op_teld", "ev_charging_sessions", tomorrow, "sessions.csv"
+        )
+        body = b"session_id,station_id\n"
+        req = urllib.request.Request(url, data=body, method="PUT")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status == 200
+        new = landing.new_deliveries(s3_lake, reg, tomorrow.isoformat())
+        assert [lf.rel for lf in new] == ["op_teld/ev_charging_sessions/2026-11-21/sessions.csv"]
+        with pytest.raises(ValueError, match="no feed"):
+            landing.presigned_upload(s3_lake, reg, "op_teld", "parking_occupancy", tomorrow, "x.csv")
+        with pytest.raises(ValueError, match="plain name"):
+            landing.presigned_upload(s3_lake, reg, "op_teld", "ev_charging_sessions", tomorrow, "../x.csv")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
