@@ -17,6 +17,24 @@ from citylake.settings import REPO_ROOT, Settings
 DAY = dt.date(2026, 11, 20)
 # A fixed, test-only HMAC key (never a real one): subprocesses inherit it, hashes are reproducible.
 os.environ.setdefault("CITYLAKE_PII_KEY", "citylake-tests-only-not-a-secret")
+FIGURES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def figure():
+    """Report a measured figure (a timing, a size): CI prints them all at the end of the run."""
+
+    def record(test: str, **values: float) -> None:
+        FIGURES.append(f"{test}: " + ", ".join(f"{k}={v:.2f}" for k, v in values.items()))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.section("measured figures (not gates; `make bench` has the targets)")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def _table(uri: str, env: dict[str, str]):
 
 
 @pytest.fixture(scope="module")
-def lakes(s3_env, tmp_path_factory):
+def lakes(s3_env, tmp_path_factory, figure):
     """The same day built twice: on the cluster over MinIO, and embedded on local disk."""
     env, _ = s3_env
     local = tmp_path_factory.mktemp("embedded") / "lake"
@@ -104,7 +104,7 @@ def lakes(s3_env, tmp_path_factory):
                           capture_output=True, text=True, timeout=1200)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     TIMINGS["embedded_run_s"] = time.perf_counter() - t
-    print("\ncluster test timings: " + ", ".join(f"{k}={v:.1f}" for k, v in TIMINGS.items()))
+    figure("cluster test timings (s)", **TIMINGS)
     return env, s3_lake, Lake(str(local)), ingest
 
 
