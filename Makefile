@@ -50,9 +50,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Every figure against its target: benchmarks/results.json (or $$BENCH_OUT) and benchmarks/RESULTS.md.
+# BENCH_QUICK=1: the smoke profile (at most 5 minutes).
 bench: setup
-	$(BIN)/python benchmarks/per_feed_overhead.py
-	$(BIN)/python benchmarks/validation_overhead.py
+	$(BIN)/python -m benchmarks
 
 dictionary: $(STAMP)
 	$(BIN)/citylake docs --dictionary docs/data_dictionary.md

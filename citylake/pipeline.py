@@ -152,6 +152,7 @@ def run_daily(
         expectations_dir=settings.expectations_dir,
         gx=gx,
         scope=scope,
+        workers=settings.concurrency,
     )
     report = RunReport(run_id, date, bronze, timings={"bronze_s": time.perf_counter() - t0})
     t1 = time.perf_counter()
@@ -168,12 +169,22 @@ def run_daily(
         settings.expectations_dir,
         gx,
         progress,
+        workers=settings.concurrency,
     )
     report.timings["silver_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     if marts:
         report.gold = gold_publish.run(
-            spark, lake, registry, date, run_id, report.silver.dates, gx, progress, settings.expectations_dir
+            spark,
+            lake,
+            registry,
+            date,
+            run_id,
+            report.silver.dates,
+            gx,
+            progress,
+            settings.expectations_dir,
+            workers=settings.concurrency,
         )
     report.timings["gold_s"] = time.perf_counter() - t2
     publish.record(spark, lake, report.publications, run_id, date)
@@ -275,6 +286,7 @@ def run_marts(
         progress,
         settings.expectations_dir,
         only=wanted,
+        workers=settings.concurrency,
     )
     publish.record(spark, lake, result.publications, run_id, date)
     rows = [r for o in result.suites for r in suite_result_rows(o, run_id, date)]

@@ -38,6 +38,8 @@ class Settings:
     # several clusters writing one Delta table on S3 need a commit coordinator: Delta's
     # DynamoDB log store; one driver per table (the Airflow layout) needs none
     delta_dynamodb_table: str = ""
+    # tables a run works on at once in its one Spark application (contracts, then marts)
+    concurrency: int = 4
 
     def pii_key(self) -> bytes:
         """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
@@ -81,6 +83,12 @@ def load_settings() -> Settings:
         partitions = int(_env("CITYLAKE_SHUFFLE_PARTITIONS", "4"))
     except ValueError as exc:
         raise ConfigError("CITYLAKE_SHUFFLE_PARTITIONS must be an integer") from exc
+    try:
+        concurrency = int(_env("CITYLAKE_CONCURRENCY", "4"))
+    except ValueError as exc:
+        raise ConfigError("CITYLAKE_CONCURRENCY must be an integer (tables worked on at once)") from exc
+    if concurrency < 1:
+        raise ConfigError(f"CITYLAKE_CONCURRENCY={concurrency}: must be at least 1")
     extra: dict[str, str] = {}
     for item in _env("CITYLAKE_SPARK_CONF", "").split(","):
         if item.strip():
@@ -101,6 +109,7 @@ def load_settings() -> Settings:
         gx_mode=_gx_mode(),
         execution=_choice("CITYLAKE_EXECUTION", "embedded", ("embedded", "submit")),
         delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE", ""),
+        concurrency=concurrency,
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
     )
 

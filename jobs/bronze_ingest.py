@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, ledger, preflight
+from citylake import delta_io, ledger, parallel, preflight
 from citylake.lake import BRONZE_RECORDS, DQ_RESULTS, REJECTED_FILES, Lake
 from citylake.quality.gate import Expectation, duplicate_counts, evaluate, suite_expectations, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
@@ -600,8 +600,10 @@ def run(
     gx: GxProject | None = None,
     validate: bool = True,
     scope: preflight.Scope | None = None,
+    workers: int = 1,
 ) -> BronzeResult:
-    """Ingest every new file landed for ``date``; safe to re-run any number of times.
+    """Ingest every new file landed for ``date``, ``workers`` contracts' batches at a time; safe
+    to re-run any number of times.
 
     ``validate=False`` runs without any data-quality work (no row tags, gate counts or GX); only
     the benchmark uses it, to measure what validation adds to the job.
@@ -624,7 +626,8 @@ def run(
     t0 = time.perf_counter()
     started = dt.datetime.now()
     ledger.ensure_system_tables(spark, lake)
-    for contract in registry.contracts_in_use():
+
+    def ensure(contract: FeedContract) -> None:
         delta_io.ensure_table(
             spark,
             lake.table("bronze", contract.contract),
@@ -633,6 +636,8 @@ def run(
             properties={**ledger.APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days"},
             comment=f"bronze: {contract.title}; one row per landed record, as sent",
         )
+
+    parallel.each(registry.contracts_in_use(), ensure, workers)
     state = ledger.manifest_state(spark, lake, date - dt.timedelta(days=RECOVERY_WINDOW_DAYS))
     result.timings["setup_s"] = time.perf_counter() - t0
 
@@ -713,13 +718,17 @@ def run(
 
     t2 = time.perf_counter()
     feed_counts: dict[tuple[str, str], FeedCounts] = {}
-    for n, (bid, files) in enumerate(batches, start=1):
+
+    def ingest(numbered: tuple[int, tuple[str, list[preflight.LandedFile]]]) -> BatchResult:
+        n, (bid, files) = numbered
         contract = registry.contracts[files[0].contract or ""]
         say(f"bronze {n}/{len(batches)}: {contract.contract} ({len(files)} files)")
-        batch = _ingest_isolated(
+        return _ingest_isolated(
             spark, lake, contract, files, bid, run_id, date, checks[contract.contract],
             exps[contract.contract], gx,
         )  # fmt: skip
+
+    for batch in parallel.each(list(enumerate(batches, start=1)), ingest, workers):
         outcomes += batch.files.values()
         result.suites += batch.suites
         result.timings["validation_s"] = result.timings.get("validation_s", 0.0) + batch.validation_s

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io
+from citylake import delta_io, parallel
 from citylake.lake import Lake
 from citylake.ledger import short_error
 from citylake.publish import Publication, snapshot, stage
@@ -86,21 +86,20 @@ def read_inputs(
     return out
 
 
-def build_order(registry: Registry) -> list[MartDoc]:
-    """Marts built on other marts come after them (dt_object_state_hourly after dt_city_objects)."""
-    done: list[MartDoc] = []
-    pending = list(registry.marts.values())
+def build_waves(registry: Registry) -> list[list[MartDoc]]:
+    """Marts in waves: a wave's marts need only marts of earlier waves (dt_object_state_hourly
+    after dt_city_objects), so the marts of one wave can be built at the same time."""
+    done: set[str] = set()
+    waves: list[list[MartDoc]] = []
+    pending = sorted(registry.marts.values(), key=lambda d: d.mart)
     while pending:
-        ready = [
-            d
-            for d in pending
-            if not {i[5:] for i in d.inputs if i.startswith("gold.")} - {m.mart for m in done}
-        ]
+        ready = [d for d in pending if not {i[5:] for i in d.inputs if i.startswith("gold.")} - done]
         if not ready:
             raise ValueError(f"marts depend on each other in a cycle: {[d.mart for d in pending]}")
-        done += ready
+        waves.append(ready)
+        done |= {d.mart for d in ready}
         pending = [d for d in pending if d not in ready]
-    return done
+    return waves
 
 
 def _same_as_current(
@@ -225,30 +224,33 @@ def run(
     progress: Any = None,
     expectations_dir: Path | None = None,
     only: set[str] | None = None,
+    workers: int = 1,
 ) -> GoldResult:
-    """Rebuild, validate and publish every mart (or ``only`` these) whose inputs changed."""
+    """Rebuild, validate and publish every mart (or ``only`` these) whose inputs changed, up to
+    ``workers`` at a time: a mart built on other marts waits for them."""
     say = progress or (lambda _msg: None)
     expectations_dir = expectations_dir or load_settings().expectations_dir
     result = GoldResult()
     t0 = time.perf_counter()
     built: set[str] = set()
-    for doc in build_order(registry):
-        if only is not None and doc.mart not in only:
-            continue
-        dates = changed_dates(doc, silver_dates, date, built)
-        if not dates:
-            continue
+
+    def build(item: tuple[MartDoc, list[dt.date]]) -> tuple[Publication, SuiteOutcome | None]:
+        doc, dates = item
         say(f"gold: {doc.mart} ({len(dates)} day(s))")
         try:
-            pub, outcome = publish_mart(spark, lake, doc, dates, run_id, gx, expectations_dir, registry)
+            return publish_mart(spark, lake, doc, dates, run_id, gx, expectations_dir, registry)
         except Exception as exc:  # one mart's failure must not stop the others
-            pub = Publication.refused(spark, "gold", f"gold.{doc.mart}", lake.table("gold", doc.mart),
-                                      f"build failed: {short_error(exc)}")  # fmt: skip
-            outcome = None
-        result.publications.append(pub)
-        if pub.status == "published":
-            built.add(doc.mart)
-        if outcome:
-            result.suites.append(outcome)
+            return Publication.refused(spark, "gold", f"gold.{doc.mart}", lake.table("gold", doc.mart),
+                                       f"build failed: {short_error(exc)}"), None  # fmt: skip
+
+    for wave in build_waves(registry):
+        todo = [(d, dates) for d in wave if (only is None or d.mart in only)
+                for dates in [changed_dates(d, silver_dates, date, built)] if dates]  # fmt: skip
+        for pub, outcome in parallel.each(todo, build, workers):
+            result.publications.append(pub)
+            if pub.status == "published":
+                built.add(pub.dataset.split(".", 1)[1])
+            if outcome:
+                result.suites.append(outcome)
     result.timings["gold_s"] = time.perf_counter() - t0
     return result

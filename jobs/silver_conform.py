@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, pii
+from citylake import delta_io, parallel, pii
 from citylake.districts import conform_code
 from citylake.geo import with_wgs84
 from citylake.lake import DQ_ROWS, Lake
@@ -373,12 +373,15 @@ def run(
     expectations_dir: Any,
     gx: GxProject | None = None,
     progress: Any = None,
+    workers: int = 1,
 ) -> SilverResult:
-    """Promote each contract's passing unit/feed batches; one contract's failure stops no other."""
+    """Promote each contract's passing unit/feed batches, ``workers`` contracts at a time; one
+    contract's failure stops no other."""
     say = progress or (lambda _msg: None)
     result = SilverResult()
     t0 = time.perf_counter()
-    for contract in registry.contracts_in_use():
+
+    def ensure(contract: FeedContract) -> None:
         delta_io.ensure_table(
             spark,
             lake.table("silver", contract.contract),
@@ -387,7 +390,11 @@ def run(
             comment=f"silver: {contract.title}; one row per {'record' if contract.kind == 'event' else 'object'} "
             f"per unit, keyed by {', '.join(merge_keys(contract))}",
         )
-    for name, verdicts in sorted(promotable.items()):
+
+    parallel.each(registry.contracts_in_use(), ensure, workers)
+
+    def promote(item: tuple[str, list[Any]]) -> tuple[str, Publication, SuiteOutcome | None, set[dt.date]]:
+        name, verdicts = item
         contract = registry.contracts[name]
         feeds = sorted({(v.unit, v.feed) for v in verdicts})
         batch_ids = sorted({b for v in verdicts for b in v.batch_ids})
@@ -401,6 +408,9 @@ def run(
             pub = Publication.refused(spark, "silver", f"silver.{name}", lake.table("silver", name),
                                       f"promotion failed: {short_error(exc)}", batch_ids)  # fmt: skip
             outcome, dates = None, set()
+        return name, pub, outcome, dates
+
+    for name, pub, outcome, dates in parallel.each(sorted(promotable.items()), promote, workers):
         result.publications.append(pub)
         if outcome:
             result.suites.append(outcome)

@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks.dag_parse import parse_dags
+from benchmarks.synthetic import registry_with_units
 from citylake.settings import REPO_ROOT
-
-# Runs in a fresh interpreter, as the scheduler's parser does: imports included in the time.
-PARSE = """
-import json, sys, time
-t = time.perf_counter()
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
-seconds = time.perf_counter() - t
-def names(cond):
-    if cond is None:
-        return set()
-    if hasattr(cond, "objects"):  # AssetAny / AssetAll
-        return set().union(*(names(o) for o in cond.objects))
-    return {cond.name} if hasattr(cond, "name") else set()
-
-dags = {}
-for dag_id, dag in bag.dags.items():
-    dags[dag_id] = {
-        "tasks": sorted(t.task_id for t in dag.tasks),
-        "owners": sorted({t.owner for t in dag.tasks}),
-        "retries": sorted({t.retries for t in dag.tasks if t.task_id != "check_units"}),
-        "tags": sorted(dag.tags),
-        "schedule_assets": sorted(names(getattr(dag.timetable, "asset_condition", None))),
-        **{p: dag.params.get_param(p).schema["items"]["enum"] for p in ("units", "contracts") if p in dag.params},
-    }
-print(json.dumps({"seconds": seconds, "errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags}))
-"""
 
 
 def _parse(tmp_path: Path, registry_dir: Path) -> dict:
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "CITYLAKE_REGISTRY_DIR": str(registry_dir),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, "-c", PARSE, str(REPO_ROOT / "dags")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return parse_dags(tmp_path / "airflow", registry_dir)
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +45,10 @@ def test_marts_are_scheduled_by_their_input_assets(bag, registry):
         assert set(bag["dags"][f"citylake_mart__{mart}"]["schedule_assets"]) == wanted, mart
 
 
-def test_dag_folder_parse_time_at_250_units(tmp_path, registry):
-    schemas = tmp_path / "schemas"
-    shutil.copytree(REPO_ROOT / "schemas", schemas)
-    template = (schemas / "units" / "op_teld.yaml").read_text(encoding="utf-8")
-    extra = 250 - len(registry.units)
-    for i in range(extra):
-        text = template.replace("unit: op_teld", f"unit: op_synthetic_{i:03d}")
-        (schemas / "units" / f"op_synthetic_{i:03d}.yaml").write_text(text, encoding="utf-8")
+def test_dag_folder_parse_time_at_250_units(tmp_path, figure):
+    schemas = registry_with_units(250, tmp_path / "schemas")
+    assert len(list((schemas / "units").glob("*.yaml"))) == 250
     parsed = _parse(tmp_path, schemas)
     assert parsed["errors"] == {} and parsed["dags"]
-    # a figure, not a gate: benchmarks/ compares it with the 2 s target
-    print(f"\ndags/ parse time at {len(registry.units) + extra} units: {parsed['seconds']:.2f} s")
+    assert len(parsed["dags"]["citylake_ingest"]["units"]) == 250
+    figure("dags/ parse at 250 units", seconds=parsed["seconds"])

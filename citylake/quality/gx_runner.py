@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -168,6 +169,8 @@ class GxProject:
         self._suites: dict[str, Any] = {}
         self._parsed: dict[str, list[tuple[Expectation, dict[str, Any]]]] = {}
         self._batch_defs: dict[str, Any] = {}
+        # GX's context, stores and metric caches are not thread-safe; jobs validate tables concurrently
+        self._lock = threading.RLock()
 
     @staticmethod
     def default_root(lake: Lake) -> Path:
@@ -255,6 +258,20 @@ class GxProject:
         return self._batch_defs[dataset]
 
     def validate(
+        self,
+        df: DataFrame,
+        dataset: str,
+        suite_name: str,
+        run_id: str,
+        counted: dict[str, tuple[int, int]] | None = None,
+        row_count: int | None = None,
+        run_time: dt.datetime | None = None,
+    ) -> SuiteOutcome:
+        """Validate ``df``: one validation at a time per project (see ``_validate``)."""
+        with self._lock:
+            return self._validate(df, dataset, suite_name, run_id, counted, row_count, run_time)
+
+    def _validate(
         self,
         df: DataFrame,
         dataset: str,
@@ -359,5 +376,6 @@ class GxProject:
 
     def build_docs(self, keys: list[Any] | None = None) -> Path:
         """Render the Data Docs site (only ``keys`` plus the index when given) and return its index."""
-        self.context.build_data_docs(resource_identifiers=keys or None)
+        with self._lock:
+            self.context.build_data_docs(resource_identifiers=keys or None)
         return self.docs_index

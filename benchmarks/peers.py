@@ -1,0 +1,155 @@
+"""What a user would write instead of citylake: the same landed files into Delta, nothing more.
+
+- ``bare_spark``: per contract, ``spark.read.<format>(declared schema)`` of its files and one
+  ``write.format("delta")`` append. No metadata columns, no record numbers, no quarantine,
+  manifest, ledger or validation: the engine's limit for the job citylake's bronze does.
+- ``polars_deltars``: the single-node peer, Polars readers and delta-rs ``write_deltalake``.
+
+Both read exactly the files citylake's preflight accepts, with the header order it found
+(planned before the clock starts), so all three load the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from citylake import preflight
+from citylake.lake import Lake
+from citylake.registry import Registry
+from citylake.storage import store_for
+from jobs.bronze_ingest import SPARK_CHARSETS, ReadGroup, plan_reads, spark_type
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+TS_FORMAT = {"yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S"}
+
+
+def accepted_groups(lake: Lake, registry: Registry, date: dt.date) -> dict[str, list[ReadGroup]]:
+    """The read groups of the files preflight accepts for ``date``, by contract."""
+    store = store_for(lake.root)
+    landed = [
+        preflight.check(lf, store) for lf in preflight.discover(lake, store, registry, date.isoformat())
+    ]
+    out: dict[str, list[ReadGroup]] = defaultdict(list)
+    for g in plan_reads([lf for lf in landed if lf.ok]):
+        out[g.contract.contract].append(g)
+    return dict(out)
+
+
+def bare_spark(spark: SparkSession, groups: dict[str, list[ReadGroup]], out_root: str) -> float:
+    """Seconds for the bare Spark CSV/JSON/Parquet -> Delta load of every group."""
+    from pyspark.sql import types as T
+
+    t0 = time.perf_counter()
+    for contract, gs in sorted(groups.items()):
+        frames = []
+        for g in gs:
+            fields = [
+                T.StructField(canon, spark_type(g.contract.by_name[canon].type))
+                for _, canon in g.source_columns
+            ]
+            reader = spark.read.options(timestampFormat=g.timestamp_format, dateFormat="yyyy-MM-dd")
+            if g.format == "csv":
+                df = (
+                    reader.format("csv")
+                    .schema(T.StructType(fields))
+                    .options(
+                        header="true", sep=g.delimiter, encoding=SPARK_CHARSETS.get(g.encoding, g.encoding)
+                    )
+                    .load(list(g.paths))
+                )
+            else:
+                source = T.StructType(
+                    [
+                        T.StructField(src, f.dataType)
+                        for (src, _), f in zip(g.source_columns, fields, strict=True)
+                    ]
+                )
+                df = (
+                    reader.format("json" if g.format == "jsonl" else "parquet")
+                    .schema(source)
+                    .load(list(g.paths))
+                )
+                df = df.select(*[df[f"`{src}`"].alias(canon) for src, canon in g.source_columns])
+            frames.append(df.select(*[c.name for c in g.contract.columns]))
+        union = frames[0]
+        for f in frames[1:]:
+            union = union.unionByName(f)
+        union.write.format("delta").mode("append").save(f"{out_root}/{contract}")
+    return time.perf_counter() - t0
+
+
+def _polars_type(name: str) -> Any:
+    import polars as pl
+
+    return {
+        "string": pl.Utf8,
+        "int": pl.Int32,
+        "long": pl.Int64,
+        "double": pl.Float64,
+        "boolean": pl.Boolean,
+        "timestamp": pl.Utf8,
+        "date": pl.Utf8,
+    }[name]  # fmt: skip  (times parsed after the read)
+
+
+def _read_polars(g: ReadGroup, path: str) -> Any:
+    import polars as pl
+
+    with open(path.removeprefix("file:"), "rb") as fh:
+        data = fh.read()
+    if path.endswith(".gz"):
+        data = gzip.decompress(data)
+    schema = {src: _polars_type(g.contract.by_name[canon].type) for src, canon in g.source_columns}
+    if g.format == "csv":
+        text = data.decode(g.encoding).removeprefix("\ufeff")
+        df = pl.read_csv(io.StringIO(text), separator=g.delimiter, schema=schema, ignore_errors=True,
+                         truncate_ragged_lines=True)  # fmt: skip
+    elif g.format == "jsonl":
+        try:
+            df = pl.read_ndjson(io.BytesIO(data), schema=schema, ignore_errors=True)
+        except pl.exceptions.ComputeError:  # a broken line fails the whole read: drop such lines
+            df = pl.read_ndjson(io.BytesIO(_parseable_lines(data)), schema=schema, ignore_errors=True)
+    else:
+        df = pl.read_parquet(io.BytesIO(data), columns=list(schema))
+    df = df.rename({src: canon for src, canon in g.source_columns})
+    casts = []
+    for c in g.contract.columns:
+        if c.type in ("timestamp", "date") and df.schema[c.name].is_temporal():  # Parquet: typed already
+            casts.append(pl.col(c.name).cast(pl.Datetime("us") if c.type == "timestamp" else pl.Date))
+        elif c.type == "timestamp":
+            casts.append(pl.col(c.name).str.to_datetime(TS_FORMAT[g.timestamp_format], strict=False))
+        elif c.type == "date":
+            casts.append(pl.col(c.name).str.to_date("%Y-%m-%d", strict=False))
+        else:
+            casts.append(pl.col(c.name).cast(_polars_type(c.type), strict=False))
+    return df.select(casts)
+
+
+def _parseable_lines(data: bytes) -> bytes:
+    import json
+
+    def ok(line: bytes) -> bool:
+        try:
+            return isinstance(json.loads(line), dict)
+        except ValueError:
+            return False
+
+    return b"\n".join(line for line in data.splitlines() if line.strip() and ok(line))
+
+
+def polars_deltars(groups: dict[str, list[ReadGroup]], out_root: str) -> float:
+    """Seconds for the Polars + delta-rs load of every group, one Delta append per contract."""
+    import polars as pl
+
+    t0 = time.perf_counter()
+    for contract, gs in sorted(groups.items()):
+        frames = [_read_polars(g, p) for g in gs for p in g.paths]
+        pl.concat(frames, how="vertical_relaxed").write_delta(f"{out_root}/{contract}", mode="append")
+    return time.perf_counter() - t0
