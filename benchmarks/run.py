@@ -186,8 +186,8 @@ def bench_scale(
         - sum(o.seconds for o in suites if o.dataset.startswith("bronze."))
     )
     bronze_s = run.timings["bronze_s"]
-    for shutdown in (tmp / f"bare-{scale}", tmp / f"polars-{scale}"):
-        shutil.rmtree(shutdown, ignore_errors=True)
+    for out_dir in (tmp / f"bare-{scale}", tmp / f"polars-{scale}"):
+        shutil.rmtree(out_dir, ignore_errors=True)
     return {
         "scale": scale,
         "generator_scale": scale * profile.base_scale,

@@ -1,8 +1,7 @@
-"""The per-feed benchmarks' shared setup: every registered feed delivers one tiny file."""
+"""dag_overhead.py's setup: every registered feed delivers one tiny file."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import tempfile
 from collections.abc import Iterator
@@ -14,12 +13,6 @@ from citylake.lake import Lake
 from citylake.registry import Registry, load_registry
 
 DAY = dt.date(2026, 11, 20)
-
-
-def scale_arg() -> float:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--scale", type=float, default=0.01)
-    return float(ap.parse_args().scale)
 
 
 @contextmanager
