@@ -79,14 +79,8 @@ def load_settings() -> Settings:
         )
     if lake_root.startswith("file://"):
         lake_root = lake_root[len("file://") :]
-    try:
-        partitions = int(_env("CITYLAKE_SHUFFLE_PARTITIONS", "4"))
-    except ValueError as exc:
-        raise ConfigError("CITYLAKE_SHUFFLE_PARTITIONS must be an integer") from exc
-    try:
-        concurrency = int(_env("CITYLAKE_CONCURRENCY", "4"))
-    except ValueError as exc:
-        raise ConfigError("CITYLAKE_CONCURRENCY must be an integer (tables worked on at once)") from exc
+    partitions = _int("CITYLAKE_SHUFFLE_PARTITIONS", "4")
+    concurrency = _int("CITYLAKE_CONCURRENCY", "4", " (tables worked on at once)")
     if concurrency < 1:
         raise ConfigError(f"CITYLAKE_CONCURRENCY={concurrency}: must be at least 1")
     extra: dict[str, str] = {}
@@ -112,6 +106,13 @@ def load_settings() -> Settings:
         concurrency=concurrency,
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
     )
+
+
+def _int(name: str, default: str, what: str = "") -> int:
+    try:
+        return int(_env(name, default))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer{what}") from exc
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
