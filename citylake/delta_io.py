@@ -10,9 +10,6 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 
-RECENT_COMMITS = 50
-
-
 def ensure_table(
     spark: SparkSession,
     path: str,
@@ -20,26 +17,78 @@ def ensure_table(
     partition_by: tuple[str, ...] = (),
     properties: dict[str, str] | None = None,
     comment: str | None = None,
+    evolve: bool = True,
 ) -> None:
-    """Create the table from its declared schema if it does not exist; never infer."""
-    from delta.tables import DeltaTable
+    """Create the table from its declared schema if it does not exist; never infer.
 
-    if DeltaTable.isDeltaTable(spark, path):
-        _add_missing_columns(spark, path, schema)
+    An existing table is found by a listing of its log and its columns are read with delta-rs,
+    so a run pays no Spark job for the tables that are already there. ``evolve``: add the
+    columns a newer release declares.
+    """
+    from citylake import delta_log
+
+    if delta_log.latest_version(path) is not None:
+        if evolve:
+            _add_missing_columns(spark, path, schema)
         return
-    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
-    if partition_by:
-        builder = builder.partitionedBy(*partition_by)
-    for key, value in (properties or {}).items():
-        builder = builder.property(key, value)
-    if comment:
-        builder = builder.comment(comment)
-    builder.execute()
+    _create(path, schema, partition_by, properties, comment)
+
+
+def _create(
+    path: str,
+    schema: StructType,
+    partition_by: tuple[str, ...],
+    properties: dict[str, str] | None,
+    comment: str | None,
+) -> None:
+    """Create an empty table with delta-rs: milliseconds, where Spark's CREATE costs a job
+    (every contract's tables exist from the first run on, most of them long before data)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from citylake.storage import delta_rs_location
+
+    arrow = to_arrow_schema(schema)
+    notes = {f.name: f.metadata.get("comment") for f in schema.fields}
+    arrow = pa.schema(
+        [f.with_metadata({"comment": notes[f.name]}) if notes.get(f.name) else f for f in arrow]
+    )
+    uri, options = delta_rs_location(path)
+    DeltaTable.create(uri, schema=arrow, partition_by=list(partition_by) or None, description=comment,
+                      configuration=properties or None, storage_options=options, mode="ignore")  # fmt: skip
+    _write_first_checksum(path)
+
+
+def _write_first_checksum(path: str) -> None:
+    """Give version 0 the checksum file Spark writes for its own tables.
+
+    delta-rs writes none, and without it Spark's first read or write of the table rebuilds the
+    snapshot's state with three Spark jobs (about a second); with it Spark takes protocol,
+    metadata and the (empty) file list from the checksum, and keeps it up incrementally.
+    """
+    import uuid
+
+    from citylake.storage import store_for
+
+    store = store_for(path)
+    log = f"{path.rstrip('/')}/_delta_log"
+    actions = [
+        json.loads(line) for line in store.read_bytes(f"{log}/{0:020d}.json").decode().splitlines() if line
+    ]
+    meta = next(a["metaData"] for a in actions if "metaData" in a)
+    protocol = next(a["protocol"] for a in actions if "protocol" in a)
+    checksum = {"txnId": str(uuid.uuid4()), "tableSizeBytes": 0, "numFiles": 0, "numMetadata": 1,
+                "numProtocol": 1, "setTransactions": [], "domainMetadata": [], "metadata": meta,
+                "protocol": protocol, "allFiles": []}  # fmt: skip
+    store.write_bytes(f"{log}/{0:020d}.crc", json.dumps(checksum).encode())
 
 
 def _add_missing_columns(spark: SparkSession, path: str, schema: StructType) -> None:
     """Additive evolution: columns a newer release declares are added to an existing table."""
-    have = {f.name for f in spark.read.format("delta").load(path).schema.fields}
+    from citylake import delta_log
+
+    have = set(delta_log.field_names(path))
     missing = [f for f in schema.fields if f.name not in have]
     if missing:
         cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
@@ -65,8 +114,8 @@ def append(
 ) -> None:
     """Append ``df``; with a txn id, Delta skips a write it has already committed (exactly-once).
 
-    Find the commit afterwards with ``version_with_metadata``: it also finds a commit an earlier,
-    crashed run made, which is the one that counts when Delta skipped this write.
+    Find the commit afterwards with ``delta_log.find_commit``: it also finds a commit an
+    earlier, crashed run made, which is the one that counts when Delta skipped this write.
     """
     writer = df.write.format("delta").mode("append")
     if partition_by:
@@ -76,23 +125,3 @@ def append(
     if user_metadata:
         writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True))
     writer.save(path)
-
-
-def version_with_metadata(spark: SparkSession, path: str, key: str, value: str) -> int | None:
-    """The newest commit whose userMetadata has ``key == value`` (recovering a crashed batch)."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    if not DeltaTable.isDeltaTable(spark, path):
-        return None
-    table = DeltaTable.forPath(spark, path)
-    # The commit is nearly always among the newest few; the full history is the fallback.
-    for hist in (table.history(RECENT_COMMITS), table.history()):
-        rows = hist.where(F.col("userMetadata").isNotNull()).select("version", "userMetadata").collect()
-        for row in sorted(rows, key=lambda r: -int(r["version"])):
-            try:
-                if json.loads(row["userMetadata"]).get(key) == value:
-                    return int(row["version"])
-            except (ValueError, AttributeError):
-                continue
-    return None

@@ -16,6 +16,7 @@ RUN_LEDGER = "run_ledger"
 RUNS = "runs"
 DQ_RESULTS = "dq_results"
 PUBLICATIONS = "publications"
+PROGRESS = "progress"
 # quarantine tables
 BRONZE_RECORDS = "bronze_records"
 REJECTED_FILES = "rejected_files"

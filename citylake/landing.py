@@ -15,7 +15,7 @@ from citylake import ledger
 from citylake.lake import FILE_MANIFEST, Lake
 from citylake.preflight import LandedFile, Scope, discover
 from citylake.registry import Registry
-from citylake.storage import delta_rs_location, split_s3, store_for
+from citylake.storage import split_s3, store_for
 
 # the states after which a landed file is never read again
 DONE = (ledger.LOADED, ledger.DUPLICATE, ledger.REJECTED, ledger.CONFLICT)
@@ -23,17 +23,11 @@ DONE = (ledger.LOADED, ledger.DUPLICATE, ledger.REJECTED, ledger.CONFLICT)
 
 def file_states(lake: Lake, date: str) -> dict[str, str]:
     """Newest manifest status per landed file of delivery day ``date`` (rel path -> status)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
+    from citylake import delta_log
 
-    uri, options = delta_rs_location(lake.table("_system", FILE_MANIFEST))
-    try:
-        table = DeltaTable(uri, storage_options=options)
-    except TableNotFoundError:
-        return {}
-    rows = table.to_pyarrow_table(columns=["file", "status", "recorded_at"])
+    rows = delta_log.rows(lake.table("_system", FILE_MANIFEST), ["file", "status", "recorded_at"])
     newest: dict[str, tuple[Any, int, str]] = {}
-    for f, status, at in zip(*(rows[c].to_pylist() for c in ("file", "status", "recorded_at")), strict=True):
+    for f, status, at in ((r["file"], r["status"], r["recorded_at"]) for r in rows):
         if f.split("/")[2] != date:
             continue
         rank = (at, status != ledger.PENDING)  # on a tie the final state beats the pending intent

@@ -23,6 +23,7 @@ from citylake.lake import (
     DQ_RESULTS,
     DQ_ROWS,
     FILE_MANIFEST,
+    PROGRESS,
     PUBLICATIONS,
     REJECTED_FILES,
     RUN_LEDGER,
@@ -58,6 +59,28 @@ def _schema(ddl: str) -> StructType:
     return schema
 
 
+_ARROW = {"STRING": "string", "LONG": "int64", "DOUBLE": "float64", "BOOLEAN": "bool", "DATE": "date32",
+          "TIMESTAMP": "timestamp"}  # fmt: skip
+
+
+def arrow_schema(ddl: str) -> Any:
+    """The pyarrow schema of one of the DDL strings below (no JVM needed to parse them)."""
+    import pyarrow as pa
+
+    def typ(t: str) -> Any:
+        if t.startswith("ARRAY<"):
+            return pa.list_(typ(t[6:-1]))
+        if t == "TIMESTAMP":
+            return pa.timestamp("us", tz="UTC")  # Spark's TIMESTAMP: an instant, stored as UTC
+        return pa.type_for_alias(_ARROW[t])
+
+    fields = []
+    for part in ddl.split(", "):
+        name, t, *rest = part.split(" ")
+        fields.append(pa.field(name, typ(t), nullable=rest != ["NOT", "NULL"]))
+    return pa.schema(fields)
+
+
 MANIFEST_DDL = (
     "file STRING NOT NULL, unit STRING, feed STRING, contract STRING, logical_date DATE, size LONG, "
     "sha256 STRING, status STRING NOT NULL, batch_id STRING, bronze_version LONG, records LONG, "
@@ -67,7 +90,7 @@ LEDGER_DDL = (
     "run_id STRING NOT NULL, logical_date DATE, unit STRING, feed STRING, contract STRING, file STRING, "
     "status STRING, reason STRING, rows_landed LONG, rows_bronze LONG, rows_quarantined LONG, "
     "rows_dq_dropped LONG, bytes LONG, sha256 STRING, batch_id STRING, bronze_version LONG, started_at TIMESTAMP, finished_at TIMESTAMP, "
-    "duration_s DOUBLE"
+    "duration_s DOUBLE, schema_drift STRING"
 )
 RUNS_DDL = (
     "run_id STRING NOT NULL, logical_date DATE, status STRING, started_at TIMESTAMP, finished_at TIMESTAMP, "
@@ -90,6 +113,10 @@ PUBLICATIONS_DDL = (
     "rows LONG, delta_version LONG, previous_version LONG, validation_id STRING, published_path STRING, "
     "recorded_at TIMESTAMP"
 )
+PROGRESS_DDL = (
+    "run_id STRING NOT NULL, logical_date DATE, step STRING, target STRING, source STRING, upto LONG, "
+    "version LONG, days ARRAY<DATE>, recorded_at TIMESTAMP"
+)
 QUARANTINE_DDL = (
     "run_id STRING, logical_date DATE, unit STRING, feed STRING, contract STRING, source_file STRING, "
     "record_no LONG, raw_text STRING, reason STRING, batch_id STRING, quarantined_at TIMESTAMP"
@@ -105,6 +132,7 @@ TABLES: dict[tuple[str, str], str] = {
     ("_system", RUNS): RUNS_DDL,
     ("_system", DQ_RESULTS): DQ_RESULTS_DDL,
     ("_system", PUBLICATIONS): PUBLICATIONS_DDL,
+    ("_system", PROGRESS): PROGRESS_DDL,
     ("quarantine", DQ_ROWS): DQ_ROWS_DDL,
     ("quarantine", BRONZE_RECORDS): QUARANTINE_DDL,
     ("quarantine", REJECTED_FILES): REJECTED_DDL,
@@ -117,25 +145,60 @@ def short_error(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:500]
 
 
+# Written by Spark jobs (DataFrames of records); every other table here gets rows from the driver.
+SPARK_WRITTEN = (("quarantine", BRONZE_RECORDS), ("quarantine", DQ_ROWS))
+
+
 def ensure_system_tables(spark: SparkSession, lake: Lake) -> None:
-    for (zone, name), ddl in TABLES.items():
-        delta_io.ensure_table(spark, lake.table(zone, name), _schema(ddl), properties=APPEND_ONLY)
+    """Declare the tables Spark appends to; the driver's tables are created by their first append."""
+    for zone, name in SPARK_WRITTEN:
+        delta_io.ensure_table(
+            spark, lake.table(zone, name), _schema(TABLES[(zone, name)]), properties=APPEND_ONLY
+        )
 
 
 def append_rows(
-    spark: SparkSession,
     lake: Lake,
     zone: str,
     name: str,
     rows: Iterable[dict[str, Any]],
     txn_app_id: str | None = None,
 ) -> None:
+    """Append bookkeeping rows with delta-rs: a commit of a few rows costs no Spark job.
+
+    With ``txn_app_id`` the commit records that id, and a second append under it is skipped
+    (the idempotent-write contract Spark's ``txnAppId`` gives, checked here before writing).
+    """
+    import pyarrow as pa
+    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+    from deltalake.exceptions import TableNotFoundError
+
+    from citylake.storage import delta_rs_location
+
     rows = list(rows)
     if not rows:
         return
-    schema = _schema(TABLES[(zone, name)])
-    df = spark.createDataFrame([tuple(r.get(f.name) for f in schema.fields) for r in rows], schema)
-    delta_io.append(df.coalesce(1), lake.table(zone, name), txn_app_id=txn_app_id)
+    uri, options = delta_rs_location(lake.table(zone, name))
+    if txn_app_id:
+        try:
+            if DeltaTable(uri, storage_options=options).transaction_version(txn_app_id) is not None:
+                return
+        except TableNotFoundError:
+            pass
+    schema = arrow_schema(TABLES[(zone, name)])
+    # naive datetimes are the machine's local time, as Spark would read them
+    data = pa.Table.from_pylist(
+        [{f.name: _aware(r.get(f.name)) for f in schema} for r in rows], schema=schema
+    )
+    commit = CommitProperties(app_transactions=[Transaction(txn_app_id, 1)]) if txn_app_id else None
+    write_deltalake(uri, data, mode="append", schema_mode="merge", configuration=APPEND_ONLY,
+                    storage_options=options, commit_properties=commit)  # fmt: skip
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.astimezone()
+    return value
 
 
 @dataclass(frozen=True)
@@ -147,27 +210,30 @@ class FileState:
     bronze_version: int | None
     unit: str
     feed: str
+    recorded_at: dt.datetime | None = None
 
 
-def manifest_state(spark: SparkSession, lake: Lake, since: dt.date) -> dict[str, FileState]:
+def read_rows(
+    lake: Lake, zone: str, name: str, columns: list[str], where: list[tuple[str, str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a small bookkeeping table, read with delta-rs: no Spark job for a few thousand rows."""
+    from citylake import delta_log
+
+    return delta_log.rows(lake.table(zone, name), columns, where)
+
+
+def manifest_state(lake: Lake, since: dt.date) -> dict[str, FileState]:
     """Newest manifest event per file, for files of logical dates from ``since`` on."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    df = (
-        spark.read.format("delta")
-        .load(lake.table("_system", FILE_MANIFEST))
-        .where(F.col("logical_date") >= since)
-    )
-    w = Window.partitionBy("file").orderBy(F.desc("recorded_at"), F.desc("status_rank"))
-    # On a timestamp tie the final state beats the pending intent.
-    ranked = df.withColumn("status_rank", F.when(F.col("status") == PENDING, 0).otherwise(1))
-    newest = ranked.withColumn("_n", F.row_number().over(w)).where("_n = 1")
-    out = {}
-    for r in newest.select(
-        "file", "sha256", "status", "batch_id", "bronze_version", "unit", "feed"
-    ).collect():
-        out[r["file"]] = FileState(
+    cols = ["file", "sha256", "status", "batch_id", "bronze_version", "unit", "feed", "recorded_at"]
+    newest: dict[str, tuple[Any, bool, dict[str, Any]]] = {}
+    for r in read_rows(lake, "_system", FILE_MANIFEST, cols, [("logical_date", ">=", since)]):
+        # On a timestamp tie the final state beats the pending intent.
+        rank = (r["recorded_at"], r["status"] != PENDING)
+        if r["file"] not in newest or rank > newest[r["file"]][:2]:
+            newest[r["file"]] = (*rank, r)
+    return {
+        f: FileState(
             r["file"], r["sha256"], r["status"], r["batch_id"], r["bronze_version"], r["unit"], r["feed"]
         )
-    return out
+        for f, (_, _, r) in newest.items()
+    }

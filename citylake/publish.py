@@ -1,9 +1,11 @@
 """Write-audit-publish: staging, the publication record, and JVM-free Parquet snapshots.
 
-A silver, gold or published dataset only changes after its suite passed on the staged data:
-- ``stage`` writes the candidate to ``_system/staging/<layer>/<dataset>`` (kept after a failed
-  gate, so an engineer can look at exactly what was refused);
-- the caller validates the DataFrame it holds, then commits (MERGE or replaceWhere) or not;
+A silver, gold or published dataset only changes after its suite passed on the candidate:
+- the caller validates the candidate DataFrame it holds (cached), then commits (MERGE or
+  replaceWhere) or not;
+- ``stage`` writes a refused candidate to ``_system/staging/<layer>/<dataset>``, so an engineer
+  can look at exactly what was refused (a candidate that passes is published straight away:
+  writing it to staging first would cost a commit per dataset on every run);
 - ``record`` appends one row per dataset and run to ``_system/publications``: status, reason,
   the Delta version that is current afterwards and the validation run it passed;
 - ``snapshot`` exports a gold version to ``published/<mart>/v<version>/`` and then replaces
@@ -56,9 +58,9 @@ class Publication:
         batch_ids: list[str] | None = None,
     ) -> Publication:
         """A dataset whose job failed before its gate: readers keep the current version."""
-        from citylake.delta_io import latest_version
+        from citylake.delta_log import latest_version
 
-        current = latest_version(spark, path)
+        current = latest_version(path)
         return cls(layer, dataset, "failed", reason[:500], 0, current, current, None, path, batch_ids or [])
 
     def json(self) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def record(spark: SparkSession, lake: Lake, pubs: list[Publication], run_id: str
         }
         for p in pubs
     ]
-    ledger.append_rows(spark, lake, "_system", PUBLICATIONS, rows, txn_app_id=f"publications:{run_id}")
+    ledger.append_rows(lake, "_system", PUBLICATIONS, rows, txn_app_id=f"publications:{run_id}")
 
 
 def snapshot(

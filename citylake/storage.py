@@ -6,6 +6,7 @@ rejected files) and for small JSON artefacts; table data always goes through Spa
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +23,15 @@ class FileInfo:
 class Store(Protocol):
     def list_dirs(self, prefix: str) -> list[str]: ...
     def list_files(self, prefix: str) -> list[FileInfo]: ...
+    def list_names(self, prefix: str, start_after: str | None = None) -> list[str]: ...
     def open(self, path: str) -> IO[bytes]: ...
     def read_bytes(self, path: str) -> bytes: ...
     def write_bytes(self, path: str, data: bytes) -> None: ...
     def copy(self, src: str, dst: str) -> None: ...
     def move(self, src: str, dst: str) -> None: ...
     def exists(self, path: str) -> bool: ...
+    def create_exclusive(self, path: str, data: bytes) -> bool: ...
+    def delete(self, path: str) -> None: ...
     def delete_prefix(self, prefix: str) -> None: ...
 
 
@@ -45,6 +49,12 @@ class LocalStore:
             for c in sorted(p.iterdir())
             if c.is_file() and not c.name.startswith((".", "_"))
         ]
+
+    def list_names(self, prefix: str, start_after: str | None = None) -> list[str]:
+        """Every entry's name under ``prefix`` (hidden ones too), sorted; those after ``start_after``."""
+        p = Path(prefix)
+        names = sorted(os.listdir(p)) if p.is_dir() else []
+        return [n for n in names if start_after is None or n > start_after]
 
     def open(self, path: str) -> IO[bytes]:
         return open(path, "rb")
@@ -70,6 +80,23 @@ class LocalStore:
     def exists(self, path: str) -> bool:
         return Path(path).exists()
 
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Write a new file; False if it already exists (the check and the create are one step)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return True
+
+    def delete(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
+
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(prefix, ignore_errors=True)
 
@@ -90,11 +117,15 @@ class S3Store:
             client = boto3.client("s3")
         self.s3 = client
 
-    def _pages(self, prefix: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, prefix: str, delimiter: str | None, start_after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         bucket, key = split_s3(prefix.rstrip("/") + "/")
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": key}
         if delimiter:
             kwargs["Delimiter"] = delimiter
+        if start_after:
+            kwargs["StartAfter"] = key + start_after
         yield from self.s3.get_paginator("list_objects_v2").paginate(**kwargs)
 
     def list_dirs(self, prefix: str) -> list[str]:
@@ -115,9 +146,18 @@ class S3Store:
                     out.append(FileInfo(f"{scheme}://{bucket}/{obj['Key']}", int(obj["Size"])))
         return sorted(out, key=lambda f: f.path)
 
+    def list_names(self, prefix: str, start_after: str | None = None) -> list[str]:
+        out = []
+        for page in self._pages(prefix, "/", start_after):
+            out += [o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", [])]
+        return sorted(out)
+
     def open(self, path: str) -> IO[bytes]:
         bucket, key = split_s3(path)
-        body: IO[bytes] = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            body: IO[bytes] = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        except self.s3.exceptions.NoSuchKey as exc:
+            raise FileNotFoundError(path) from exc
         return body
 
     def read_bytes(self, path: str) -> bytes:
@@ -145,6 +185,24 @@ class S3Store:
             return True
         except self.s3.exceptions.ClientError:
             return False
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """A conditional PUT (If-None-Match: *): False if the key exists. S3 and MinIO honour it."""
+        bucket, key = split_s3(path)
+        try:
+            self.s3.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            ):
+                return False
+            raise
+        return True
+
+    def delete(self, path: str) -> None:
+        bucket, key = split_s3(path)
+        self.s3.delete_object(Bucket=bucket, Key=key)
 
     def delete_prefix(self, prefix: str) -> None:
         bucket, _ = split_s3(prefix)

@@ -154,6 +154,9 @@ def _observed(result: dict[str, Any]) -> str | None:
     return None
 
 
+NO_PAGE = "citylake:index-only"
+
+
 class GxProject:
     """The lake's GX project; create one per process and reuse it for every validation."""
 
@@ -308,7 +311,7 @@ class GxProject:
                 counted[e.id] = (0, row_count or 0)
         missing = [e for e in ours if e.id not in counted]
         if missing:
-            rows = df.count()
+            rows = row_count if row_count is not None else df.count()
             dups = duplicate_counts(df, missing, []).get((), {})
             counted.update({e.id: (dups.get(e.id, 0), rows) for e in missing})
         batch = self._batch_definition(dataset).get_batch(batch_parameters={"dataframe": df})
@@ -374,8 +377,22 @@ class GxProject:
             dataset, suite_name, validation_id, bool(result.success), outcomes, time.perf_counter() - t0, key
         )
 
-    def build_docs(self, keys: list[Any] | None = None) -> Path:
-        """Render the Data Docs site (only ``keys`` plus the index when given) and return its index."""
+    def build_docs(self, keys: list[Any] | None = None, missing: bool = False) -> Path:
+        """Render the Data Docs site (only ``keys`` plus the index when given) and return its index.
+
+        ``missing``: also render every stored validation result that has no page yet, such as
+        those of a run that was stopped before it built the docs.
+        """
         with self._lock:
-            self.context.build_data_docs(resource_identifiers=keys or None)
+            wanted = list(keys or [])
+            if missing:
+                pages = self.docs_index.parent / "validations"
+                have = {tuple(k.to_tuple()) for k in wanted}
+                wanted += [k for k in self.context.validation_results_store.list_keys()
+                           if tuple(k.to_tuple()) not in have
+                           and not (pages / ("/".join(map(str, k.to_tuple())) + ".html")).exists()]  # fmt: skip
+            # GX reads an empty list as "everything"; a key that matches nothing renders just the index
+            if keys is not None or missing:
+                wanted = wanted or [NO_PAGE]
+            self.context.build_data_docs(resource_identifiers=wanted or None)
         return self.docs_index
