@@ -40,6 +40,8 @@ class Settings:
     delta_dynamodb_table: str = ""
     # tables a run works on at once in its one Spark application (contracts, then marts)
     concurrency: int = 4
+    # seconds a run waits for another run holding the lake's lock before it gives up (0: at once)
+    lock_wait_s: float = 0.0
 
     def pii_key(self) -> bytes:
         """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
@@ -104,6 +106,7 @@ def load_settings() -> Settings:
         execution=_choice("CITYLAKE_EXECUTION", "embedded", ("embedded", "submit")),
         delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE", ""),
         concurrency=concurrency,
+        lock_wait_s=float(_int("CITYLAKE_LOCK_WAIT", "0", " (seconds to wait for another run)")),
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
     )
 

@@ -186,18 +186,27 @@ def maintain(ds: str) -> dict[str, Any]:
     tables are compacted like the rest, and the staging tables, overwritten by every run, are
     vacuumed too; their current candidate (what an engineer inspects after a refusal) stays.
     """
-    from citylake.catalog import lake_tables
+    from citylake import runlock
     from citylake.lake import Lake
     from citylake.registry import load_registry
     from citylake.settings import load_settings
     from citylake.spark import get_spark
+
+    settings = load_settings()
+    lake = Lake(settings.lake_root)
+    with runlock.hold(
+        lake, f"maintain-{ds}", dt.date.fromisoformat(ds), settings.lock_wait_s, what="maintain"
+    ):
+        return _maintain(
+            get_spark("citylake-maintenance", settings), load_registry(settings.registry_dir), lake
+        )
+
+
+def _maintain(spark: Any, registry: Any, lake: Any) -> dict[str, Any]:
+    from citylake.catalog import lake_tables
     from citylake.storage import store_for
     from jobs.gold_publish import compact
 
-    settings = load_settings()
-    spark = get_spark("citylake-maintenance", settings)
-    registry = load_registry(settings.registry_dir)
-    lake = Lake(settings.lake_root)
     done: dict[str, Any] = {"optimized": [], "vacuumed": [], "staging_vacuumed": []}
     for t in lake_tables(lake):
         files = spark.sql(f"DESCRIBE DETAIL delta.`{t.path}`").select("numFiles").first()
