@@ -22,7 +22,7 @@ from citylake import preflight
 from citylake.lake import Lake
 from citylake.registry import Registry
 from citylake.storage import store_for
-from jobs.bronze_ingest import SPARK_CHARSETS, ReadGroup, plan_reads, spark_type
+from jobs.bronze_read import SPARK_CHARSETS, ReadGroup, plan_reads, spark_type
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

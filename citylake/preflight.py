@@ -193,10 +193,41 @@ def _check_csv(lf: LandedFile, data: bytes) -> LandedFile:
         return lf.reject(f"line 1 (header): {err}{hint}")
     lf.source_columns = mapped
     lf.records = max(0, count_lines(data) - 1)
+    if '"' in text:  # only a quoted field can hold a line break; most files have no quotes at all
+        records, spans = _csv_records(text, spec.delimiter, len(header))
+        if spans and not spec.multiline:
+            return lf.reject(
+                f"line {spans[0]}: a quoted field holds a line break (RFC 4180 quoted newline; "
+                f"{len(spans)} record(s) in the file), and this feed is read line by line, which would "
+                f"split them: declare `multiline: true` for feed {lf.feed} in schemas/units/{lf.unit}.yaml "
+                "to read such files whole"
+            )
+        if spec.multiline:
+            lf.records = records
     if lf.records == 0:
         return lf.reject("header only: the file has no records")
     lf.ok = True
     return lf
+
+
+def _csv_records(text: str, delimiter: str, fields: int) -> tuple[int, list[int]]:
+    """(records after the header, first lines of well-formed records that span several lines).
+
+    A record only counts as spanning when it has the header's field count: a stray opening
+    quote that swallows the following lines is a broken record, quarantined line by line.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    records, spans, line = -1, [], 0
+    try:
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            if line > start and len(row) == fields and any("\n" in c or "\r" in c for c in row):
+                spans.append(start)
+            if row:  # a blank line is no record (Spark skips it too)
+                records += 1
+    except csv.Error:
+        return max(records, 0), []
+    return max(records, 0), spans
 
 
 def _check_jsonl(lf: LandedFile, data: bytes) -> LandedFile:
@@ -253,6 +284,9 @@ def _check_parquet(lf: LandedFile, data: bytes) -> LandedFile:
         return lf.reject("wrong types: " + "; ".join(wrong))
     lf.source_columns = mapped
     lf.records = meta.metadata.num_rows
+    if lf.records == 0:
+        # one rule for every format: a delivery without records is set aside, never "loaded"
+        return lf.reject("no records: the Parquet file has a schema but 0 rows")
     lf.ok = True
     return lf
 

@@ -154,6 +154,8 @@ class FeedSpec(_Strict):
     coord_system: Literal["wgs84", "gcj02", "bd09"] | None = None
     cadence: Cadence | None = None
     timestamp_format: str | None = None
+    # csv only: fields may hold quoted line breaks (RFC 4180); each file is then read whole
+    multiline: bool = False
 
     @field_validator("feed")
     @classmethod
@@ -181,6 +183,8 @@ class FeedSpec(_Strict):
             )
         if self.format == "parquet" and self.compression != "none":
             raise ValueError("compression: parquet compresses internally; compression must be none")
+        if self.multiline and self.format != "csv":
+            raise ValueError("multiline: applies to csv only (a JSON lines record is one line)")
         if len(self.delimiter) != 1:
             raise ValueError("delimiter: delimiter must be one character")
         return self

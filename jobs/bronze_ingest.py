@@ -1,8 +1,8 @@
 """Landing -> bronze: every new landed file, read once with its contract's declared schema.
 
-Pure transforms (``read_group`` builds a lazy DataFrame from a read plan; ``number_records``,
-``to_bronze`` and ``to_quarantine`` are DataFrame in, DataFrame out) and a thin ``run`` that
-discovers files, writes Delta and keeps the manifest and ledger.
+Pure transforms (``number_records``, ``to_bronze`` and ``to_quarantine`` are DataFrame in,
+DataFrame out; reads are planned in jobs/bronze_read.py) and a thin ``run`` that discovers
+files, writes Delta and keeps the books (jobs/bronze_record.py).
 
 Design notes:
 - One Spark application ingests a whole day; files of one contract are read together, grouped
@@ -12,18 +12,20 @@ Design notes:
 - Record numbers come from ``monotonically_increasing_id`` and the file split's start: a split
   is read sequentially by one task, so (id - first id of the split + records before the split)
   is the record's position in its file, without a shuffle.
-- Exactly-once: a batch id derived from its files' checksums is the Delta ``txnAppId``; the
-  manifest records the batch as pending before the commit, so a crash between the Delta commit
-  and the manifest update replays the same batch id and Delta skips the duplicate write.
+- Exactly-once: a batch id derived from its files' checksums names both of the batch's
+  commits (quarantine first, then bronze); the manifest records the batch as pending before
+  them, so a run that dies anywhere after that replays the same batch id and writes only what
+  it does not find among the commits made since.
+- The bronze commit is the batch's record of itself: its userMetadata names the batch, its
+  logical date and the unit/feeds the gate held, which is all silver needs to know what it
+  owes (citylake.progress).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import logging
-import re
 import time
 import urllib.parse
 from collections import defaultdict
@@ -32,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, ledger, parallel, preflight
-from citylake.lake import BRONZE_RECORDS, DQ_RESULTS, REJECTED_FILES, Lake
+from citylake import delta_io, delta_log, ledger, parallel, preflight
+from citylake.lake import BRONZE_RECORDS, Lake
 from citylake.quality.gate import Expectation, duplicate_counts, evaluate, suite_expectations, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import DQ_FAILED, RowCheck, failure_sums, is_dropped, tag_rows
@@ -41,36 +43,16 @@ from citylake.quality.suites import load_row_checks
 from citylake.registry import FeedContract, Registry
 from citylake.settings import load_settings
 from citylake.storage import Store, store_for
+from jobs.bronze_read import CORRUPT, DRIFT, plan_reads, read_group, spark_type
+from jobs.bronze_record import FileOutcome, record, set_aside
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import DataType, StructType
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 log = logging.getLogger(__name__)
-CORRUPT = "_corrupt_record"
-SPARK_CHARSETS = {
-    "utf-8": "UTF-8",
-    "utf8": "UTF-8",
-    "utf-8-sig": "UTF-8",
-    "gbk": "GBK",
-    "gb18030": "GB18030",
-    "gb2312": "GB2312",
-}
 RECOVERY_WINDOW_DAYS = 35
-
-
-def spark_type(name: str) -> DataType:
-    from pyspark.sql import types as T
-
-    return {
-        "string": T.StringType(),
-        "int": T.IntegerType(),
-        "long": T.LongType(),
-        "double": T.DoubleType(),
-        "boolean": T.BooleanType(),
-        "timestamp": T.TimestampType(),
-        "date": T.DateType(),
-    }[name]
+_record = record  # the bookkeeping step, by a name tests can replace to crash a run there
 
 
 def bronze_schema(contract: FeedContract) -> StructType:
@@ -93,138 +75,6 @@ def bronze_schema(contract: FeedContract) -> StructType:
         T.StructField(DQ_FAILED, T.ArrayType(T.StringType(), False), True),
     ]
     return T.StructType(fields)
-
-
-# --- read plan -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReadGroup:
-    """Files of one contract that one spark.read call can take together."""
-
-    contract: FeedContract
-    format: str
-    encoding: str
-    delimiter: str
-    timestamp_format: str
-    source_columns: tuple[tuple[str, str], ...]
-    paths: tuple[str, ...]
-
-
-def plan_reads(files: list[preflight.LandedFile]) -> list[ReadGroup]:
-    groups: dict[ReadGroup, list[str]] = defaultdict(list)
-    for lf in files:
-        assert lf.feed_ref is not None
-        f = lf.feed_ref
-        key = ReadGroup(
-            f.contract, f.spec.format, f.spec.encoding, f.spec.delimiter, f.timestamp_format,
-            tuple(lf.source_columns), paths=(),
-        )  # fmt: skip
-        groups[key].append(lf.path)
-    return [dataclasses.replace(k, paths=tuple(sorted(p))) for k, p in groups.items()]
-
-
-def _csv_reason(group: ReadGroup) -> Column:
-    from pyspark.sql import functions as F
-
-    expected = len(group.source_columns)
-    tokens = F.split(F.col(CORRUPT), re.escape(group.delimiter), -1)
-    per_field = []
-    for i, (source, canonical) in enumerate(group.source_columns):
-        token = F.trim(F.element_at(tokens, i + 1))
-        ctype = group.contract.by_name[canonical].type
-        per_field.append(
-            F.when(
-                F.col(canonical).isNull() & (token != ""),
-                F.concat(
-                    F.lit(f"field '{source}' (column {i + 1}): cannot parse '"), token, F.lit(f"' as {ctype}")
-                ),
-            )
-        )
-    n = F.size(tokens)
-    return F.when(
-        n != expected, F.concat(F.lit(f"expected {expected} fields, found "), n.cast("string"))
-    ).otherwise(F.coalesce(*per_field, F.lit("malformed CSV record")))
-
-
-def _json_reason(group: ReadGroup) -> Column:
-    from pyspark.sql import functions as F
-
-    per_field = []
-    for source, canonical in group.source_columns:
-        raw = F.get_json_object(F.col(CORRUPT), f"$['{source}']")
-        ctype = group.contract.by_name[canonical].type
-        per_field.append(
-            F.when(
-                F.col(canonical).isNull() & raw.isNotNull(),
-                F.concat(F.lit(f"field '{source}': cannot parse "), raw, F.lit(f" as {ctype}")),
-            )
-        )
-    broken = F.get_json_object(F.col(CORRUPT), "$").isNull()
-    return F.when(broken, F.lit("invalid JSON: broken or truncated record")).otherwise(
-        F.coalesce(*per_field, F.lit("malformed JSON record"))
-    )
-
-
-def read_group(spark: SparkSession, group: ReadGroup) -> DataFrame:
-    """A lazy DataFrame of a group's files: canonical columns, raw text and reason of bad records."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    contract = group.contract
-    source_fields = [
-        T.StructField(src, spark_type(contract.by_name[canon].type)) for src, canon in group.source_columns
-    ]
-    common = {"mode": "PERMISSIVE", "timestampFormat": group.timestamp_format, "dateFormat": "yyyy-MM-dd"}
-    if group.format == "csv":
-        # Spark's CSV reader is positional: the header order found by preflight names the fields.
-        fields = [
-            T.StructField(canon, f.dataType)
-            for (src, canon), f in zip(group.source_columns, source_fields, strict=True)
-        ]
-        schema = T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
-        df = (
-            spark.read.format("csv")
-            .schema(schema)
-            .options(
-                header="true",
-                enforceSchema="true",
-                sep=group.delimiter,
-                multiLine="false",
-                encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
-                columnNameOfCorruptRecord=CORRUPT,
-                **common,
-            )
-            .load(list(group.paths))
-        )
-        reason = _csv_reason(group)
-    elif group.format == "jsonl":
-        schema = T.StructType([*source_fields, T.StructField(CORRUPT, T.StringType())])
-        df = (
-            spark.read.format("json")
-            .schema(schema)
-            .options(columnNameOfCorruptRecord=CORRUPT, multiLine="false", encoding="UTF-8", **common)
-            .load(list(group.paths))
-        )
-        df = df.select(
-            *[F.col(f"`{src}`").alias(canon) for src, canon in group.source_columns], CORRUPT, "_metadata"
-        )
-        reason = _json_reason(group)
-    else:
-        df = spark.read.format("parquet").schema(T.StructType(source_fields)).load(list(group.paths))
-        df = df.select(
-            *[F.col(f"`{src}`").alias(canon) for src, canon in group.source_columns],
-            F.lit(None).cast("string").alias(CORRUPT),
-            "_metadata",
-        )
-        reason = F.lit(None).cast("string")
-    return df.select(
-        *[F.col(c.name) for c in contract.columns],
-        F.col(CORRUPT),
-        F.when(F.col(CORRUPT).isNotNull(), reason).alias("_reason"),
-        F.col("_metadata.file_path").alias("_file_path"),
-        F.col("_metadata.file_block_start").alias("_block_start"),
-    )
 
 
 # --- pure transforms -----------------------------------------------------------------------
@@ -293,38 +143,6 @@ def to_quarantine(
 
 
 @dataclass
-class FileOutcome:
-    unit: str
-    feed: str
-    file: str
-    status: str
-    contract: str | None = None
-    reason: str | None = None
-    rows_landed: int = 0
-    rows_bronze: int = 0
-    rows_quarantined: int = 0
-    bytes: int = 0
-    sha256: str = ""
-    batch_id: str | None = None
-    bronze_version: int | None = None
-    rows_dq_dropped: int = 0
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "unit": self.unit,
-            "feed": self.feed,
-            "file": self.file,
-            "status": self.status,
-            "rows_landed": self.rows_landed,
-            "rows_bronze": self.rows_bronze,
-            "rows_quarantined": self.rows_quarantined,
-            **({"reason": self.reason} if self.reason else {}),
-        }
-
-
-@dataclass
 class FeedCounts:
     """What the quality gate needs about one unit/feed in a batch: rows and failures per expectation."""
 
@@ -333,11 +151,13 @@ class FeedCounts:
     rows: int = 0
     failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     error: str | None = None  # validation could not run: the batch is held, not guessed
+    held: bool = False  # the gate's decision for this batch, recorded in its bronze commit
 
     def add(self, other: FeedCounts) -> None:
         self.batch_ids += [b for b in other.batch_ids if b not in self.batch_ids]
         self.rows += other.rows
         self.error = self.error or other.error
+        self.held = self.held or other.held
         for k, v in other.failures.items():
             self.failures[k] += v
 
@@ -348,6 +168,16 @@ class BatchResult:
     feeds: dict[tuple[str, str], FeedCounts]
     suites: list[SuiteOutcome]
     validation_s: float = 0.0
+
+    def merge(self, other: BatchResult) -> None:
+        self.files.update(other.files)
+        self.suites += other.suites
+        self.validation_s += other.validation_s
+        for key, fc in other.feeds.items():
+            if key in self.feeds:
+                self.feeds[key].add(fc)
+            else:
+                self.feeds[key] = fc
 
 
 @dataclass
@@ -379,7 +209,7 @@ class BronzeResult:
     suites: list[SuiteOutcome] = field(default_factory=list)
 
     def promotable(self) -> dict[str, list[FeedVerdict]]:
-        """Per contract, the unit/feeds whose batches passed the gate."""
+        """Per contract, the unit/feeds of this run whose batches passed the gate."""
         out: dict[str, list[FeedVerdict]] = defaultdict(list)
         for v in self.feeds.values():
             if v.verdict != "failed":
@@ -412,6 +242,13 @@ def _match_files(stats: list[Any], files: list[preflight.LandedFile]) -> dict[st
     return out
 
 
+def _drift_note(contract: FeedContract, keys: set[str], first: int | None) -> str | None:
+    if not keys:
+        return None
+    return (f"new keys {sorted(keys)} not in contract {contract.contract} v{contract.version}, first in "
+            f"record {first}; their values were not loaded")  # fmt: skip
+
+
 def ingest_batch(
     spark: SparkSession,
     lake: Lake,
@@ -424,8 +261,14 @@ def ingest_batch(
     checks: list[RowCheck],
     exps: list[Expectation] | None = None,
     gx: GxProject | None = None,
+    replay_since_ms: int | None = None,
 ) -> BatchResult:
-    """Read, split, number, validate and commit one contract's batch."""
+    """Read, split, number, validate and commit one contract's batch.
+
+    ``replay_since_ms``: the batch was begun by a run that stopped (its pending record's time);
+    whatever of it that run committed is found by the batch id in the commits since, and not
+    written again.
+    """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -447,6 +290,8 @@ def ingest_batch(
                 F.count(F.lit(1)).alias("n"),
                 F.count(CORRUPT).alias("bad"),
                 F.sum((parsed_ok & is_dropped(checks)).cast("long")).alias("dropped"),
+                F.min(F.when(F.col(DRIFT).isNotNull(), F.col("_mono"))).alias("drift_first"),
+                F.array_distinct(F.flatten(F.collect_list(DRIFT))).alias("drift_keys"),
                 *failure_sums(checks, where=parsed_ok),
             )
             .collect()
@@ -455,20 +300,17 @@ def ingest_batch(
         offsets: list[tuple[Any, ...]] = []
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         dq: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((c.id for c in checks), 0))
+        drift: dict[str, tuple[set[str], int | None]] = {}
         before: dict[str, int] = defaultdict(int)
         for row in sorted(stats, key=lambda r: (r["_file_path"], r["_block_start"])):
             lf = owner[row["_file_path"]]
             # record_no = mono - first + records in earlier splits of the file + 1
-            offsets.append(
-                (
-                    row["_file_path"],
-                    row["_block_start"],
-                    before[lf.rel] + 1 - row["first"],
-                    lf.rel,
-                    lf.unit,
-                    lf.feed,
-                )
-            )
+            offset = before[lf.rel] + 1 - row["first"]
+            offsets.append((row["_file_path"], row["_block_start"], offset, lf.rel, lf.unit, lf.feed))
+            if row["drift_keys"]:
+                keys, first = drift.get(lf.rel, (set(), None))
+                at = row["drift_first"] + offset
+                drift[lf.rel] = (keys | set(row["drift_keys"]), at if first is None else min(first, at))
             before[lf.rel] += row["n"]
             counts[lf.rel][0] += row["n"] - row["bad"]
             counts[lf.rel][1] += row["bad"]
@@ -482,7 +324,6 @@ def ingest_batch(
         numbered = number_records(parsed, spark.createDataFrame(offsets, offsets_schema))
         good_total = sum(c[0] for c in counts.values())
         bad_total = sum(c[1] for c in counts.values())
-        meta = {"batch_id": batch_id, "run_id": run_id}
         bronze_path = lake.table("bronze", contract.contract)
         bronze = to_bronze(numbered, contract, run_id, batch_id, date, ingested_at)
         feeds: dict[tuple[str, str], FeedCounts] = {}
@@ -522,24 +363,29 @@ def ingest_batch(
                 log.exception("validation of %s failed", batch_id)
                 for fc in feeds.values():
                     fc.error = f"validation failed: {ledger.short_error(exc)}"
+        for fc in feeds.values():
+            fc.held = bool(fc.error) or verdict(evaluate(exps or [], fc.rows, fc.failures)) == "failed"
+        meta = {"batch_id": batch_id, "run_id": run_id, "date": date.isoformat(),
+                "held": sorted([u, f] for (u, f), fc in feeds.items() if fc.held)}  # fmt: skip
+        # Quarantine first: the bronze commit is the batch's "done" mark (silver reads its metadata).
+        quarantine_path = lake.table("quarantine", BRONZE_RECORDS)
         version = None
-        if good_total:
-            delta_io.append(
-                bronze,
-                bronze_path,
-                txn_app_id=batch_id,
-                user_metadata=meta,
-                partition_by=("_logical_date",),
+        if replay_since_ms is not None:  # what the stopped run already committed
+            version = delta_log.find_commit(bronze_path, "batch_id", batch_id, replay_since_ms)
+        started_ms = int(time.time() * 1000) - 60_000  # Delta stamps commits with the same clock
+        if (
+            bad_total
+            and version is None
+            and (
+                replay_since_ms is None
+                or delta_log.find_commit(quarantine_path, "batch_id", batch_id, replay_since_ms) is None
             )
-            # This run's commit, or the one a crashed run made when Delta skipped this write.
-            version = delta_io.version_with_metadata(spark, bronze_path, "batch_id", batch_id)
-        if bad_total:
-            delta_io.append(
-                to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).coalesce(1),
-                lake.table("quarantine", BRONZE_RECORDS),
-                txn_app_id=batch_id,
-                user_metadata=meta,
-            )
+        ):
+            delta_io.append(to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).coalesce(1),
+                            quarantine_path, user_metadata=meta)  # fmt: skip
+        if good_total and version is None:
+            delta_io.append(bronze, bronze_path, user_metadata=meta, partition_by=("_logical_date",))
+            version = delta_log.find_commit(bronze_path, "batch_id", batch_id, started_ms)
     finally:
         parsed.unpersist()
     out = {}
@@ -563,17 +409,26 @@ def ingest_batch(
             batch_id,
             version,
             rows_dq_dropped=dropped,
+            schema_drift=_drift_note(contract, *drift.get(lf.rel, (set(), None))),
         )
     return BatchResult(out, feeds, suites, validation_s)
 
 
 def _classify(
-    lf: preflight.LandedFile, state: dict[str, ledger.FileState], loaded_sha: dict[tuple[str, str, str], str]
+    lf: preflight.LandedFile, state: dict[str, ledger.FileState], twins: dict[tuple[str, str, str], str]
 ) -> tuple[str, str | None]:
-    """Decide what to do with a landed file given the manifest; returns (status, reason)."""
+    """Decide what to do with a landed file given the manifest; returns (status, reason).
+
+    ``twins`` maps (unit, feed, sha256) to the file that holds that content: loaded, pending
+    (a batch a crashed run began) or new in this run, so a byte-identical re-send is a
+    duplicate whatever state its original is in.
+    """
     prev = state.get(lf.rel)
     if prev is not None:
-        if prev.sha256 == lf.sha256 and prev.status != ledger.FAILED:
+        # A rejected file is judged again: after a registry fix (the unit onboarded, a feed
+        # setting corrected) the same file loads.
+        retry = prev.status == ledger.REJECTED and lf.ok
+        if prev.sha256 == lf.sha256 and prev.status != ledger.FAILED and not retry:
             return (ledger.PENDING, None) if prev.status == ledger.PENDING else (ledger.SKIPPED, None)
         if prev.sha256 != lf.sha256 and prev.status in (ledger.LOADED, ledger.DUPLICATE, ledger.PENDING):
             return ledger.CONFLICT, (
@@ -582,10 +437,15 @@ def _classify(
             )
     if not lf.ok:
         return ledger.REJECTED, lf.reason
-    twin = loaded_sha.get((lf.unit, lf.feed, lf.sha256))
+    twin = twins.get((lf.unit, lf.feed, lf.sha256))
     if twin and twin != lf.rel:
         return ledger.DUPLICATE, f"byte-identical copy of {twin}, which is already loaded"
     return "new", None
+
+
+def contracts_touched(registry: Registry, files: list[preflight.LandedFile]) -> list[FeedContract]:
+    names = {lf.contract for lf in files if lf.contract}
+    return [registry.contracts[n] for n in sorted(names)]
 
 
 def run(
@@ -603,7 +463,7 @@ def run(
     workers: int = 1,
 ) -> BronzeResult:
     """Ingest every new file landed for ``date``, ``workers`` contracts' batches at a time; safe
-    to re-run any number of times.
+    to re-run any number of times, and to kill at any moment.
 
     ``validate=False`` runs without any data-quality work (no row tags, gate counts or GX); only
     the benchmark uses it, to measure what validation adds to the job.
@@ -626,6 +486,52 @@ def run(
     t0 = time.perf_counter()
     started = dt.datetime.now()
     ledger.ensure_system_tables(spark, lake)
+    state = ledger.manifest_state(lake, date - dt.timedelta(days=RECOVERY_WINDOW_DAYS))
+    result.timings["setup_s"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    landed = preflight.discover(lake, store, registry, date.isoformat(), scope)
+    say(f"bronze: preflight of {len(landed)} landed files")
+    for lf in landed:
+        preflight.check(lf, store)
+    result.timings["preflight_s"] = time.perf_counter() - t1
+
+    twins = {(s.unit, s.feed, s.sha256): s.file for s in state.values()
+             if s.status in (ledger.LOADED, ledger.PENDING)}  # fmt: skip
+    to_load: dict[str, list[preflight.LandedFile]] = defaultdict(list)  # contract -> files
+    recovering: dict[str, list[preflight.LandedFile]] = defaultdict(list)  # batch id -> files
+    outcomes: list[FileOutcome] = []
+    held_aside: list[FileOutcome] = []
+    for lf in sorted(landed, key=lambda f: f.rel):
+        status, reason = _classify(lf, state, twins)
+        if status == "new":
+            twins.setdefault((lf.unit, lf.feed, lf.sha256), lf.rel)
+            assert lf.contract is not None
+            to_load[lf.contract].append(lf)
+        elif status == ledger.PENDING:
+            prev = state[lf.rel]
+            assert prev.batch_id is not None
+            recovering[prev.batch_id].append(lf)
+        elif status == ledger.SKIPPED:
+            outcomes.append(FileOutcome(lf.unit, lf.feed, lf.rel, ledger.SKIPPED, lf.contract,
+                                        "already processed by an earlier run", bytes=lf.size, sha256=lf.sha256))  # fmt: skip
+        else:
+            held_aside.append(FileOutcome(lf.unit, lf.feed, lf.rel, status, lf.contract, reason, lf.records, 0,
+                                          lf.records, lf.size, lf.sha256))  # fmt: skip
+    batches: list[tuple[str, list[preflight.LandedFile]]] = list(recovering.items())
+    batches += [(batch_id_for(c, date, fs), fs) for c, fs in sorted(to_load.items())]
+    now = dt.datetime.now()
+    pending = [
+        {"file": lf.rel, "unit": lf.unit, "feed": lf.feed, "contract": lf.contract, "logical_date": date,
+         "size": lf.size, "sha256": lf.sha256, "status": ledger.PENDING, "batch_id": bid,
+         "records": lf.records, "run_id": run_id, "recorded_at": now}
+        for bid, fs in batches
+        if bid not in recovering
+        for lf in fs
+    ]  # fmt: skip
+    ledger.append_rows(lake, "_system", "file_manifest", pending)
+
+    touched = {c.contract for c in contracts_touched(registry, [lf for _, fs in batches for lf in fs])}
 
     def ensure(contract: FeedContract) -> None:
         delta_io.ensure_table(
@@ -635,140 +541,74 @@ def run(
             partition_by=("_logical_date",),
             properties={**ledger.APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days"},
             comment=f"bronze: {contract.title}; one row per landed record, as sent",
+            evolve=contract.contract in touched,  # schema changes only for the tables this run writes
         )
 
+    # every contract's table exists (readers and marts expect them); creating one is a one-off
     parallel.each(registry.contracts_in_use(), ensure, workers)
-    state = ledger.manifest_state(spark, lake, date - dt.timedelta(days=RECOVERY_WINDOW_DAYS))
-    result.timings["setup_s"] = time.perf_counter() - t0
-
-    t1 = time.perf_counter()
-    landed = preflight.discover(lake, store, registry, date.isoformat(), scope)
-    say(f"preflight: checking {len(landed)} landed files")
-    for lf in landed:
-        preflight.check(lf, store)
-    result.timings["preflight_s"] = time.perf_counter() - t1
-
-    loaded_sha = {(s.unit, s.feed, s.sha256): s.file for s in state.values() if s.status == ledger.LOADED}
-    to_load: dict[str, list[preflight.LandedFile]] = defaultdict(list)  # batch id -> files
-    recovering: dict[str, list[preflight.LandedFile]] = defaultdict(list)
-    outcomes: list[FileOutcome] = []
-    set_aside: list[FileOutcome] = []
-    for lf in sorted(landed, key=lambda f: f.rel):
-        status, reason = _classify(lf, state, loaded_sha)
-        if status == "new":
-            loaded_sha[(lf.unit, lf.feed, lf.sha256)] = lf.rel
-            assert lf.contract is not None
-            to_load[lf.contract].append(lf)
-        elif status == ledger.PENDING:
-            prev = state[lf.rel]
-            assert prev.batch_id is not None
-            recovering[prev.batch_id].append(lf)
-        elif status == ledger.SKIPPED:
-            outcomes.append(
-                FileOutcome(
-                    lf.unit,
-                    lf.feed,
-                    lf.rel,
-                    ledger.SKIPPED,
-                    lf.contract,
-                    "already processed by an earlier run",
-                    bytes=lf.size,
-                    sha256=lf.sha256,
-                )
-            )
-        else:
-            set_aside.append(
-                FileOutcome(
-                    lf.unit,
-                    lf.feed,
-                    lf.rel,
-                    status,
-                    lf.contract,
-                    reason,
-                    lf.records,
-                    0,
-                    lf.records,
-                    lf.size,
-                    lf.sha256,
-                )
-            )
-    batches: list[tuple[str, list[preflight.LandedFile]]] = list(recovering.items())
-    batches += [(batch_id_for(c, date, fs), fs) for c, fs in sorted(to_load.items())]
-    now = dt.datetime.now()
-    pending = [
-        {
-            "file": lf.rel,
-            "unit": lf.unit,
-            "feed": lf.feed,
-            "contract": lf.contract,
-            "logical_date": date,
-            "size": lf.size,
-            "sha256": lf.sha256,
-            "status": ledger.PENDING,
-            "batch_id": bid,
-            "records": lf.records,
-            "run_id": run_id,
-            "recorded_at": now,
-        }
-        for bid, fs in batches
-        if bid not in recovering
-        for lf in fs
-    ]
-    ledger.append_rows(spark, lake, "_system", "file_manifest", pending)
 
     t2 = time.perf_counter()
-    feed_counts: dict[tuple[str, str], FeedCounts] = {}
+    merged = BatchResult({}, {}, [])
 
     def ingest(numbered: tuple[int, tuple[str, list[preflight.LandedFile]]]) -> BatchResult:
         n, (bid, files) = numbered
         contract = registry.contracts[files[0].contract or ""]
         say(f"bronze {n}/{len(batches)}: {contract.contract} ({len(files)} files)")
         return _ingest_isolated(
-            spark, lake, contract, files, bid, run_id, date, checks[contract.contract],
-            exps[contract.contract], gx,
+            spark, lake, store, contract, files, bid, run_id, date, checks[contract.contract],
+            exps[contract.contract], gx, replays.get(bid),
         )  # fmt: skip
 
+    # a batch a stopped run began: its writes, if any, are no older than its pending record
+    replays = {bid: _epoch_ms(state[fs[0].rel].recorded_at) for bid, fs in recovering.items()}
+
     for batch in parallel.each(list(enumerate(batches, start=1)), ingest, workers):
-        outcomes += batch.files.values()
-        result.suites += batch.suites
-        result.timings["validation_s"] = result.timings.get("validation_s", 0.0) + batch.validation_s
-        for key, fc in batch.feeds.items():
-            if key in feed_counts:
-                feed_counts[key].add(fc)
-            else:
-                feed_counts[key] = fc
+        merged.merge(batch)
+    outcomes += merged.files.values()
+    result.suites = merged.suites
+    result.timings["validation_s"] = merged.validation_s
     result.timings["ingest_s"] = time.perf_counter() - t2
     result.timings["gx_s"] = sum(o.seconds for o in result.suites)
-    for (unit, feed), fc in feed_counts.items():
+    for (unit, feed), fc in merged.feeds.items():
         judged = evaluate(exps[fc.contract], fc.rows, fc.failures)
-        result.feeds[(unit, feed)] = FeedVerdict(
-            unit,
-            feed,
-            fc.contract,
-            fc.batch_ids,
-            fc.rows,
-            "failed" if fc.error else verdict(judged),
-            judged,
-            fc.error,
-        )
+        held = fc.held or bool(fc.error) or verdict(judged) == "failed"
+        result.feeds[(unit, feed)] = FeedVerdict(unit, feed, fc.contract, fc.batch_ids, fc.rows,
+                                                 "failed" if held else verdict(judged), judged, fc.error)  # fmt: skip
 
     t3 = time.perf_counter()
+    say("bronze: recording the ledger and the manifest")
     failed = [o for o in outcomes if o.status == ledger.FAILED]
-    _set_aside(spark, lake, store, set_aside + failed, run_id, date)
-    outcomes += set_aside
+    set_aside(spark, lake, store, held_aside + failed, run_id, date)
+    outcomes += held_aside
     finished = dt.datetime.now()
     for o in outcomes:
         o.started_at, o.finished_at = started, finished
-    _record(spark, lake, outcomes, run_id, date, result)
+    _record(spark, lake, outcomes, run_id, date, _dq_rows(result, run_id, date))
     result.files = sorted(outcomes, key=lambda o: o.file)
     result.timings["record_s"] = time.perf_counter() - t3
     result.timings["total_s"] = time.perf_counter() - t0
     return result
 
 
+def _epoch_ms(at: dt.datetime | None) -> int:
+    if at is None:
+        return 1  # unknown: look through every commit
+    return int(at.timestamp() * 1000) - 60_000  # a minute of slack for clocks
+
+
+def _storage_answers(lake: Lake, store: Store, files: list[preflight.LandedFile]) -> bool:
+    """After a batch failed: is the lake's storage there? If not, no file is to blame."""
+    try:
+        store.list_names(lake.zone("landing"))
+        return all(store.exists(lf.path) for lf in files[:1])
+    except Exception:
+        return False
+
+
 def _ingest_isolated(
     spark: SparkSession,
     lake: Lake,
+    store: Store,
     contract: FeedContract,
     files: list[preflight.LandedFile],
     batch_id: str,
@@ -777,14 +617,32 @@ def _ingest_isolated(
     checks: list[RowCheck],
     exps: list[Expectation],
     gx: GxProject | None,
+    replay_since_ms: int | None = None,
 ) -> BatchResult:
-    """Ingest a batch; if it fails, retry file by file so one bad delivery fails alone."""
+    """Ingest a batch; if it fails, retry file by file so one bad delivery fails alone.
+
+    A failure while the storage does not answer is an outage, not a bad file: it stops the run
+    (the next run replays the pending batch) instead of setting files aside as failed.
+    """
     ingested_at = dt.datetime.now()
     try:
         return ingest_batch(
-            spark, lake, contract, files, batch_id, run_id, date, ingested_at, checks, exps, gx
+            spark,
+            lake,
+            contract,
+            files,
+            batch_id,
+            run_id,
+            date,
+            ingested_at,
+            checks,
+            exps,
+            gx,
+            replay_since_ms,
         )
     except Exception as exc:  # a Spark failure of any kind must not stop the other units
+        if not _storage_answers(lake, store, files):
+            raise
         log.warning(
             "batch %s failed (%s); retrying its %d files one by one",
             batch_id,
@@ -811,117 +669,15 @@ def _ingest_isolated(
             return BatchResult({lf.rel: failed}, {}, [])
     merged = BatchResult({}, {}, [])
     for lf in files:
-        one = _ingest_isolated(
-            spark,
-            lake,
-            contract,
-            [lf],
-            batch_id_for(contract.contract, date, [lf]),
-            run_id,
-            date,
-            checks,
-            exps,
-            gx,
-        )
-        merged.files.update(one.files)
-        merged.suites += one.suites
-        merged.validation_s += one.validation_s
-        for key, fc in one.feeds.items():
-            if key in merged.feeds:
-                merged.feeds[key].add(fc)
-            else:
-                merged.feeds[key] = fc
+        merged.merge(_ingest_isolated(spark, lake, store, contract, [lf], batch_id_for(contract.contract, date, [lf]),
+                                      run_id, date, checks, exps, gx, replay_since_ms))  # fmt: skip
     return merged
 
 
-def _set_aside(
-    spark: SparkSession, lake: Lake, store: Store, outcomes: list[FileOutcome], run_id: str, date: dt.date
-) -> None:
-    """Copy rejected, duplicate and conflicting files to quarantine/files and record why."""
-    rows = []
+def _dq_rows(result: BronzeResult, run_id: str, date: dt.date) -> list[dict[str, Any]]:
     now = dt.datetime.now()
-    for o in outcomes:
-        unit, feed, day, name = o.file.split("/")
-        copy = lake.rejected_file_copy(day, unit, feed, name)
-        store.copy(f"{lake.zone('landing')}/{o.file}", copy)
-        rows.append(
-            {
-                "run_id": run_id,
-                "logical_date": date,
-                "unit": unit,
-                "feed": feed,
-                "source_file": o.file,
-                "status": o.status,
-                "reason": o.reason,
-                "records": o.rows_landed,
-                "size": o.bytes,
-                "sha256": o.sha256,
-                "copy_path": copy,
-                "recorded_at": now,
-            }
-        )
-    ledger.append_rows(spark, lake, "quarantine", REJECTED_FILES, rows, txn_app_id=f"rejected:{run_id}")
-
-
-def _record(
-    spark: SparkSession,
-    lake: Lake,
-    outcomes: list[FileOutcome],
-    run_id: str,
-    date: dt.date,
-    result: BronzeResult,
-) -> None:
-    now = dt.datetime.now()
-    manifest = [
-        {
-            "file": o.file,
-            "unit": o.unit,
-            "feed": o.feed,
-            "contract": o.contract,
-            "logical_date": date,
-            "size": o.bytes,
-            "sha256": o.sha256,
-            "status": o.status,
-            "batch_id": o.batch_id,
-            "bronze_version": o.bronze_version,
-            "records": o.rows_landed,
-            "reason": o.reason,
-            "run_id": run_id,
-            "recorded_at": now,
-        }
-        for o in outcomes
-        if o.status != ledger.SKIPPED
-    ]
-    ledger.append_rows(spark, lake, "_system", "file_manifest", manifest, txn_app_id=f"manifest:{run_id}")
-    rows = [
-        {
-            "run_id": run_id,
-            "logical_date": date,
-            "unit": o.unit,
-            "feed": o.feed,
-            "contract": o.contract,
-            "file": o.file,
-            "status": o.status,
-            "reason": o.reason,
-            "rows_landed": o.rows_landed,
-            "rows_bronze": o.rows_bronze,
-            "rows_quarantined": o.rows_quarantined,
-            "rows_dq_dropped": o.rows_dq_dropped,
-            "bytes": o.bytes,
-            "sha256": o.sha256,
-            "batch_id": o.batch_id,
-            "bronze_version": o.bronze_version,
-            "started_at": o.started_at,
-            "finished_at": o.finished_at,
-            "duration_s": (o.finished_at - o.started_at).total_seconds()
-            if o.started_at and o.finished_at
-            else None,
-        }
-        for o in outcomes
-    ]
-    ledger.append_rows(spark, lake, "_system", "run_ledger", rows, txn_app_id=f"ledger:{run_id}")
     suite_ids = {(o.dataset, o.suite): o.validation_id for o in result.suites}
-    dq = [
+    return [
         {
             "run_id": run_id,
             "logical_date": date,
@@ -946,4 +702,3 @@ def _record(
         for v in result.feeds.values()
         for c in v.checks
     ]
-    ledger.append_rows(spark, lake, "_system", DQ_RESULTS, dq, txn_app_id=f"dq:{run_id}")

@@ -194,6 +194,15 @@ def bad_day(spark, registry, tmp_path_factory):
     buf = io.BytesIO()
     pq.write_table(pa.table(cols), buf)
     cases["parquet_wrong_types"] = _land(lake, pq_feed, "wrong_types.parquet", buf.getvalue())
+    # one rule for empty deliveries, whatever the format: no records, set aside with a reason
+    arrow = {"string": pa.string(), "int": pa.int32(), "long": pa.int64(), "double": pa.float64(),
+             "boolean": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"), "date": pa.date32()}  # fmt: skip
+    empty = pa.schema([(c.name, arrow[c.type]) for c in pq_feed.contract.columns])
+    buf = io.BytesIO()
+    pq.write_table(empty.empty_table(), buf)
+    cases["parquet_zero_rows"] = _land(lake, pq_feed, "zero_rows.parquet", buf.getvalue())
+    jl_feed = _feed_where(registry, format="jsonl", compression="none")
+    cases["jsonl_blank_lines"] = _land(lake, jl_feed, "blank.jsonl", b"\n  \n\n")
     result = bronze_ingest.run(spark, lake, registry, DAY, "run-bad-1")
     return lake, cases, good, result
 
@@ -210,6 +219,8 @@ def bad_day(spark, registry, tmp_path_factory):
         ("extra_column", "unexpected columns ['备注']"),
         ("missing_column", "missing columns"),
         ("parquet_wrong_types", "wrong types: field '"),
+        ("parquet_zero_rows", "no records"),
+        ("jsonl_blank_lines", "empty file"),
     ],
 )
 def test_bad_input_is_rejected_with_a_reason(spark, bad_day, case, reason):

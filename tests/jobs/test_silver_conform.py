@@ -147,7 +147,7 @@ def test_district_and_street_codes_are_remapped_or_flagged(spark):
 def _bronze(spark, contract, rows: list[dict], day: dt.date, batch: str):
     from pyspark.sql import types as T
 
-    from jobs.bronze_ingest import spark_type
+    from jobs.bronze_read import spark_type
 
     fields = [T.StructField(c.name, spark_type(c.type)) for c in contract.columns] + [
         T.StructField("_unit", T.StringType()),

@@ -1,0 +1,190 @@
+"""Landing -> DataFrame: read planning and the one read per group of files, with declared schemas.
+
+Every read yields the contract's canonical columns, the raw text and a reason for records that
+did not parse, the file and split each row came from, and (JSON lines) the keys a record has
+that the contract does not: schema drift, reported per file instead of dropped in silence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from citylake import preflight
+from citylake.registry import FeedContract
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import DataType
+
+CORRUPT = "_corrupt_record"
+DRIFT = "_drift"
+SPARK_CHARSETS = {
+    "utf-8": "UTF-8",
+    "utf8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "gbk": "GBK",
+    "gb18030": "GB18030",
+    "gb2312": "GB2312",
+}
+
+
+def spark_type(name: str) -> DataType:
+    from pyspark.sql import types as T
+
+    return {
+        "string": T.StringType(),
+        "int": T.IntegerType(),
+        "long": T.LongType(),
+        "double": T.DoubleType(),
+        "boolean": T.BooleanType(),
+        "timestamp": T.TimestampType(),
+        "date": T.DateType(),
+    }[name]
+
+
+@dataclass(frozen=True)
+class ReadGroup:
+    """Files of one contract that one spark.read call can take together."""
+
+    contract: FeedContract
+    format: str
+    encoding: str
+    delimiter: str
+    timestamp_format: str
+    source_columns: tuple[tuple[str, str], ...]
+    paths: tuple[str, ...]
+    multiline: bool = False
+
+
+def plan_reads(files: list[preflight.LandedFile]) -> list[ReadGroup]:
+    groups: dict[ReadGroup, list[str]] = defaultdict(list)
+    for lf in files:
+        assert lf.feed_ref is not None
+        f = lf.feed_ref
+        key = ReadGroup(
+            f.contract, f.spec.format, f.spec.encoding, f.spec.delimiter, f.timestamp_format,
+            tuple(lf.source_columns), paths=(), multiline=f.spec.multiline,
+        )  # fmt: skip
+        groups[key].append(lf.path)
+    return [dataclasses.replace(k, paths=tuple(sorted(p))) for k, p in groups.items()]
+
+
+def _csv_reason(group: ReadGroup) -> Column:
+    from pyspark.sql import functions as F
+
+    expected = len(group.source_columns)
+    tokens = F.split(F.col(CORRUPT), re.escape(group.delimiter), -1)
+    per_field = []
+    for i, (source, canonical) in enumerate(group.source_columns):
+        token = F.trim(F.element_at(tokens, i + 1))
+        ctype = group.contract.by_name[canonical].type
+        per_field.append(
+            F.when(
+                F.col(canonical).isNull() & (token != ""),
+                F.concat(
+                    F.lit(f"field '{source}' (column {i + 1}): cannot parse '"), token, F.lit(f"' as {ctype}")
+                ),
+            )
+        )
+    n = F.size(tokens)
+    # a quote that does not close on its line: half of a record whose field holds a line break
+    open_quote = (F.size(F.split(F.col(CORRUPT), '"', -1)) % 2) == 0
+    return (
+        F.when(open_quote & F.lit(not group.multiline), F.lit(
+            "unbalanced quotes: a quoted field holds a line break (the file has quoted newlines), so "
+            "the record was split; declare `multiline: true` for this feed to read such files whole"))
+        .when(n != expected, F.concat(F.lit(f"expected {expected} fields, found "), n.cast("string")))
+        .otherwise(F.coalesce(*per_field, F.lit("malformed CSV record")))
+    )  # fmt: skip
+
+
+def _json_reason(group: ReadGroup) -> Column:
+    from pyspark.sql import functions as F
+
+    per_field = []
+    for source, canonical in group.source_columns:
+        raw = F.get_json_object(F.col(CORRUPT), f"$['{source}']")
+        ctype = group.contract.by_name[canonical].type
+        per_field.append(
+            F.when(
+                F.col(canonical).isNull() & raw.isNotNull(),
+                F.concat(F.lit(f"field '{source}': cannot parse "), raw, F.lit(f" as {ctype}")),
+            )
+        )
+    broken = F.get_json_object(F.col(CORRUPT), "$").isNull()
+    not_object = ~F.trim(F.col(CORRUPT)).startswith("{")
+    return (
+        F.when(not_object & ~broken, F.lit("a JSON lines record must be an object"))
+        .when(broken, F.lit("invalid JSON: broken or truncated record"))
+        .otherwise(F.coalesce(*per_field, F.lit("malformed JSON record")))
+    )
+
+
+def read_group(spark: SparkSession, group: ReadGroup) -> DataFrame:
+    """A lazy DataFrame of a group's files: canonical columns, raw text and reason of bad records."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    contract = group.contract
+    source_fields = [
+        T.StructField(src, spark_type(contract.by_name[canon].type)) for src, canon in group.source_columns
+    ]
+    common = {"mode": "PERMISSIVE", "timestampFormat": group.timestamp_format, "dateFormat": "yyyy-MM-dd"}
+    drift = F.lit(None).cast("array<string>")
+    if group.format == "csv":
+        # Spark's CSV reader is positional: the header order found by preflight names the fields.
+        fields = [
+            T.StructField(canon, f.dataType)
+            for (src, canon), f in zip(group.source_columns, source_fields, strict=True)
+        ]
+        schema = T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
+        df = (
+            spark.read.format("csv")
+            .schema(schema)
+            .options(
+                header="true",
+                enforceSchema="true",
+                sep=group.delimiter,
+                multiLine=str(group.multiline).lower(),
+                encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
+                columnNameOfCorruptRecord=CORRUPT,
+                **common,
+            )
+            .load(list(group.paths))
+        )
+        reason = _csv_reason(group)
+    elif group.format == "jsonl":
+        # Read as lines and parse them: the raw line is at hand for every record, so keys the
+        # contract does not have are seen (the JSON reader would drop them without a word).
+        schema = T.StructType([*source_fields, T.StructField(CORRUPT, T.StringType())])
+        lines = spark.read.format("text").load(list(group.paths)).where(F.length(F.trim("value")) > 0)
+        parsed = F.from_json("value", schema, {"columnNameOfCorruptRecord": CORRUPT, **common})
+        known = F.array(*[F.lit(src) for src, _ in group.source_columns])
+        df = lines.select(parsed.alias("_j"), F.array_except(F.json_object_keys("value"), known).alias(DRIFT),
+                          "_metadata")  # fmt: skip
+        df = df.select(
+            *[F.col("_j").getField(src).alias(canon) for src, canon in group.source_columns],
+            F.col("_j").getField(CORRUPT).alias(CORRUPT), DRIFT, "_metadata",
+        )  # fmt: skip
+        drift = F.when(F.col(CORRUPT).isNull() & (F.size(DRIFT) > 0), F.col(DRIFT))
+        reason = _json_reason(group)
+    else:
+        df = spark.read.format("parquet").schema(T.StructType(source_fields)).load(list(group.paths))
+        df = df.select(
+            *[F.col(f"`{src}`").alias(canon) for src, canon in group.source_columns],
+            F.lit(None).cast("string").alias(CORRUPT),
+            "_metadata",
+        )
+        reason = F.lit(None).cast("string")
+    return df.select(
+        *[F.col(c.name) for c in contract.columns],
+        F.col(CORRUPT),
+        F.when(F.col(CORRUPT).isNotNull(), reason).alias("_reason"),
+        drift.alias(DRIFT),
+        F.col("_metadata.file_path").alias("_file_path"),
+        F.col("_metadata.file_block_start").alias("_block_start"),
+    )

@@ -1,0 +1,120 @@
+"""Feeds as units really send them: JSON lines whose records grow keys, CSV fields with line breaks."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from citylake import ledger
+from citylake.generate import build_rows, render
+from citylake.lake import Lake
+from citylake.registry import Registry
+from jobs import bronze_ingest
+
+pytestmark = pytest.mark.spark
+
+DAY = dt.date(2026, 11, 23)
+
+
+def _feed(registry, fmt: str, **spec):
+    for f in registry.feeds():
+        if f.spec.format == fmt and all(getattr(f.spec, k) == v for k, v in spec.items()):
+            return f
+    raise LookupError(fmt)
+
+
+def _land(lake: Lake, feed, name: str, data: bytes) -> Path:
+    p = Path(lake.landing_dir(feed.unit.unit, feed.spec.feed, DAY.isoformat())) / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    return p
+
+
+def _text(feed, rows: int) -> str:
+    data = render(feed, build_rows(feed, DAY, 0.05)[:rows], {})
+    if feed.spec.compression == "gzip":
+        data = gzip.decompress(data)
+    return data.decode(feed.spec.encoding)
+
+
+def _ledger_row(spark, lake: Lake, run_id: str, name: str):
+    rows = spark.read.format("delta").load(lake.table("_system", "run_ledger")).where(f"run_id = '{run_id}'")
+    return next(r for r in rows.collect() if r["file"].endswith("/" + name))
+
+
+def test_json_keys_the_contract_lacks_are_reported_per_file(spark, registry, lake):
+    feed = _feed(registry, "jsonl", compression="none")
+    records = [json.loads(line) for line in _text(feed, 6).splitlines() if line.strip()]
+    records[2]["vendor_note"] = "x"  # record 3 grows a key; record 5 another
+    records[4]["firmware"] = "2.1"
+    _land(
+        lake,
+        feed,
+        "drift.jsonl",
+        ("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n").encode(),
+    )
+    result = bronze_ingest.run(spark, lake, registry, DAY, "run-drift")
+    outcome = next(f for f in result.files if f.file.endswith("/drift.jsonl"))
+    assert outcome.status == ledger.LOADED and outcome.rows_bronze + outcome.rows_quarantined == len(records)
+    assert outcome.schema_drift is not None
+    assert (
+        "['firmware', 'vendor_note']" in outcome.schema_drift and "first in record 3" in outcome.schema_drift
+    )
+    row = _ledger_row(spark, lake, "run-drift", "drift.jsonl")
+    assert row["schema_drift"] == outcome.schema_drift
+    bronze = spark.read.format("delta").load(lake.table("bronze", feed.contract.contract))
+    assert bronze.where("_source_file LIKE '%/drift.jsonl'").count() == outcome.rows_bronze
+
+
+def _with_newline(feed) -> tuple[str, int]:
+    """The feed's CSV with a line break inside one quoted field; (text, records)."""
+    rows = list(csv.reader(io.StringIO(_text(feed, 5))))
+    header, body = rows[0], rows[1:]
+    names = [feed.contract.header_map[h] for h in header]
+    text_col = next(i for i, n in enumerate(names) if feed.contract.by_name[n].type == "string"
+                    and not feed.contract.by_name[n].role and not feed.contract.by_name[n].allowed)  # fmt: skip
+    body[1][text_col] = "first line\nsecond line"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *body])
+    return out.getvalue(), len(body)
+
+
+def _multiline(registry: Registry, feed) -> Registry:
+    unit = registry.units[feed.unit.unit]
+    feeds = tuple(
+        f.model_copy(update={"multiline": True}) if f.feed == feed.spec.feed else f for f in unit.feeds
+    )
+    units = {**registry.units, unit.unit: unit.model_copy(update={"feeds": feeds})}
+    return Registry(registry.contracts, units, registry.root, registry.marts)
+
+
+def test_quoted_newlines_are_rejected_by_name_unless_the_feed_reads_files_whole(spark, registry, lake):
+    feed = _feed(registry, "csv", encoding="utf-8", compression="none")
+    text, records = _with_newline(feed)
+    _land(lake, feed, "notes.csv", text.encode("utf-8"))
+    first = bronze_ingest.run(spark, lake, registry, DAY, "run-newline-1")
+    outcome = next(f for f in first.files if f.file.endswith("/notes.csv"))
+    assert outcome.status == ledger.REJECTED
+    assert "line 3: a quoted field holds a line break" in (outcome.reason or "")
+    assert (
+        f"`multiline: true` for feed {feed.spec.feed} in schemas/units/{feed.unit.unit}.yaml"
+        in outcome.reason
+    )
+    assert outcome.rows_landed == outcome.rows_quarantined > 0
+    # the unit's file declares `multiline: true`: the same file, judged again, loads whole
+    second = bronze_ingest.run(spark, lake, _multiline(registry, feed), DAY, "run-newline-2")
+    outcome = next(f for f in second.files if f.file.endswith("/notes.csv"))
+    assert outcome.status == ledger.LOADED and outcome.rows_landed == records
+    assert outcome.rows_bronze + outcome.rows_quarantined == records
+    bronze = spark.read.format("delta").load(lake.table("bronze", feed.contract.contract))
+    mine = bronze.where("_source_file LIKE '%/notes.csv'").orderBy("_record_no").collect()
+    assert [r["_record_no"] for r in mine] == list(range(1, records + 1))
+    assert any(
+        "first line\nsecond line" in [v for v in r.asDict().values() if isinstance(v, str)] for r in mine
+    )
