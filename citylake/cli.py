@@ -1,6 +1,7 @@
 """`citylake`: the command line for data engineers and analysts.
 
-Exit codes: 0 ok, 3 partial (some units failed, the others are done), 2 usage or config error,
+Exit codes: 0 ok, 3 partial or incomplete (some units failed or some step still owes work,
+the rest is done), 2 usage or config error, 4 the lake is busy (another run holds its lock),
 1 anything else.
 """
 
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from citylake.registry import RegistryError, load_registry
+from citylake.runlock import LakeBusy
 from citylake.settings import ConfigError, load_settings
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 0, 1, 2, 3, 4
 DEMO_DATE = dt.date(2026, 11, 20)
 DEMO_SCALE = 0.2
 
@@ -169,9 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"citylake run: not in the registry: {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
     scope = Scope(frozenset(args.units), frozenset(args.contracts))
-    report = run_daily(
-        args.date, settings, registry=reg, progress=_progress(console), scope=scope, marts=not args.no_marts
-    )
+    report = run_daily(args.date, settings, registry=reg, progress=_progress(console), scope=scope,
+                       marts=not args.no_marts, wait_s=args.wait)  # fmt: skip
     if args.json:
         print(json.dumps(report.json(), ensure_ascii=False, indent=1))
     else:
@@ -206,6 +207,8 @@ def _print_run(console: Any, report: Any) -> None:
         console.print(f"... and {len(problems) - 20} more; see ops.run_ledger")
     for v in report.held_feeds:
         console.print(f"[red]held[/red] {v.unit}/{v.feed}: not promoted to silver, {v.reason()}")
+    for o in report.owed:
+        console.print(f"[yellow]owed[/yellow] {o.target}: {o.detail}")
     pubs = report.publications
     published = [p for p in pubs if p.status == "published"]
     changed = [p for p in pubs if p.status not in ("empty", "unchanged")]
@@ -234,7 +237,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     reports = generate(reg, args.date, args.scale, None, lake)
     say(f"landed {len(reports)} files, {sum(r.records for r in reports):,} records")
-    report = run_daily(args.date, settings, registry=reg, progress=say)
+    report = run_daily(args.date, settings, registry=reg, progress=say, wait_s=args.wait)
     _print_run(console, report)
     _print_catalog_summary(console, lake)
     console.print(
@@ -256,10 +259,8 @@ def _print_catalog_summary(console: Any, lake: Any) -> None:
     from rich.table import Table
 
     from citylake import catalog
-    from citylake.spark import get_spark
 
-    spark = get_spark()
-    rows = catalog.describe(spark, catalog.register_all(spark, lake))
+    rows = catalog.describe(catalog.lake_tables(lake))
     table = Table(title="tables")
     for col in ("table", "version", "rows"):
         table.add_column(col, justify="right" if col != "table" else "left")
@@ -271,14 +272,10 @@ def _print_catalog_summary(console: Any, lake: Any) -> None:
 def cmd_catalog(args: argparse.Namespace) -> int:
     from citylake import catalog
     from citylake.lake import Lake
-    from citylake.spark import get_spark
 
-    settings = load_settings()
-    lake = Lake(settings.lake_root)
-    spark = get_spark("citylake-catalog", settings)
-    rows = catalog.describe(spark, catalog.register_all(spark, lake))
+    lake = Lake(load_settings().lake_root)  # no JVM: versions and row counts come from the logs
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(catalog.describe(catalog.lake_tables(lake)), indent=1))
     else:
         _print_catalog_summary(_console(False), lake)
     return EXIT_OK
@@ -311,12 +308,19 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from citylake.lake import Lake
     from citylake.spark import get_spark
-    from citylake.status import dataset_status, feed_status
+    from citylake.status import dataset_status, feed_status, pipeline_status
 
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
-    spark = get_spark("citylake-status", settings)
     lake = Lake(settings.lake_root)
+    if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
+        days = pipeline_status(lake, reg, args.as_of)
+        if args.json:
+            print(json.dumps(days, ensure_ascii=False, indent=1))
+        else:
+            _print_pipeline(days)
+        return EXIT_OK
+    spark = get_spark("citylake-status", settings)
     if args.datasets:
         datasets = dataset_status(spark, lake)
         if args.json:
@@ -331,14 +335,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} feeds as of {args.as_of}")
-    for col in ("unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq"):
+    cols = ("unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq", "schema_drift")
+    for col in cols:
         table.add_column(col)
     for r in rows:
-        table.add_row(*["" if r[k] is None else str(r[k]) for k in ("unit", "feed", "last_date", "fresh", "rows",
-                                                                     "quarantine_rate", "dq")])  # fmt: skip
+        table.add_row(*["" if r[k] is None else str(r[k]) for k in cols])
     _console(False).print(table)
     _print_datasets(dataset_status(spark, lake))
+    _print_pipeline(pipeline_status(lake, reg, args.as_of))
     return EXIT_OK
+
+
+def _print_pipeline(days: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="pipeline per logical date (what each step still owes)")
+    for col in ("date", "status", "owed", "last run"):
+        table.add_column(col)
+    for d in days:
+        owed = "\n".join(f"{o['step']}: {o['target']}: {o['detail']}" for o in d["owed"])
+        last = (d["last_run"] or "") + (f" ({d['note']})" if d["note"] else "")
+        table.add_row(d["date"], d["status"], owed, last, style="yellow" if d["status"] != "ok" else None)
+    _console(False).print(table)
 
 
 def _print_datasets(datasets: list[dict[str, Any]]) -> None:
@@ -369,7 +387,7 @@ def cmd_marts(args: argparse.Namespace) -> int:
         print(f"citylake marts: no mart doc for {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
     result = run_marts(args.date, list(args.marts) or None, settings, registry=reg,
-                       progress=_progress(_console(args.json)))  # fmt: skip
+                       progress=_progress(_console(args.json)), wait_s=args.wait)  # fmt: skip
     pubs = [p.json() for p in result.publications]
     if args.json:
         print(json.dumps({"date": args.date.isoformat(), "publications": pubs}, ensure_ascii=False, indent=1))
@@ -440,6 +458,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
 # --- wiring --------------------------------------------------------------------------------
 
 
+def _wait_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
+                   help="if another run holds the lake, wait up to SECONDS for it (default: "
+                        "CITYLAKE_LOCK_WAIT, else stop at once, exit 4, naming that run)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="citylake", description="Data-lake ETL for the municipal big-data platform."
@@ -479,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "one unit's day; other units' files are not touched")  # fmt: skip
     r.add_argument("--contracts", type=_names, default=(), help="only these feed contracts (comma-separated)")
     r.add_argument("--no-marts", action="store_true", help="stop after silver (the mart DAGs build gold)")
+    _wait_arg(r)
     r.set_defaults(func=cmd_run)
 
     mk = sub.add_parser(
@@ -489,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--marts", type=_names, default=(), help="only these marts (comma-separated; default all)"
     )
     mk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _wait_arg(mk)
     mk.set_defaults(func=cmd_marts)
 
     mt = sub.add_parser("maintain", help="OPTIMIZE fragmented tables, compact marts in their layout, VACUUM")
@@ -515,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")
     d.add_argument("--date", type=_date, default=DEMO_DATE)
     d.add_argument("--scale", type=_scale, default=DEMO_SCALE)
+    _wait_arg(d)
     d.set_defaults(func=cmd_demo)
 
     c = sub.add_parser("catalog", help="list the lake's tables")
@@ -529,6 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument(
         "--datasets", action="store_true", help="only silver/gold datasets and their publications"
     )
+    st.add_argument("--pipeline", action="store_true",
+                    help="only the pipeline per logical date: ok, or incomplete and what each step owes")  # fmt: skip
     st.set_defaults(func=cmd_status)
 
     dc = sub.add_parser(
@@ -559,6 +588,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except LakeBusy as exc:
+        print(f"citylake {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         return EXIT_ERROR
 

@@ -2,7 +2,9 @@
 
 Steps: bronze ingestion (with the per unit/feed quality gate), silver promotion, gold marts and
 publishing, each behind its GX suite. Each step is a job in jobs/; this module only sequences
-them, records the run and its validations, refreshes the catalog and the Data Docs.
+them under the lake's run lock, records the run and its validations, and refreshes the Data
+Docs. Each step works out what it owes from the lake (citylake.progress), so a run
+after a crash, a retry or a backfill finishes whatever an earlier run left undone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import catalog, ledger
+from citylake import ledger, progress, runlock
 from citylake.lake import DQ_RESULTS, RUNS, Lake
 from citylake.preflight import Scope
 from citylake.registry import Registry, RegistryError, load_registry
@@ -43,6 +45,7 @@ class RunReport:
     gold: GoldResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     docs: str | None = None
+    owed: list[progress.Owed] = field(default_factory=list)  # left undone when the run ended
 
     @property
     def publications(self) -> list[Any]:
@@ -50,6 +53,11 @@ class RunReport:
             *(self.silver.publications if self.silver else []),
             *(self.gold.publications if self.gold else []),
         ]
+
+    @property
+    def suites(self) -> list[SuiteOutcome]:
+        """The silver and gold suite results (bronze's are per unit/feed, in its own rows)."""
+        return [*(self.silver.suites if self.silver else []), *(self.gold.suites if self.gold else [])]
 
     @property
     def held_feeds(self) -> list[Any]:
@@ -65,11 +73,11 @@ class RunReport:
             or any(p.status == "failed" for p in self.publications)
         ):
             return "partial"
-        return "ok"
+        return "incomplete" if self.owed else "ok"
 
     @property
     def exit_code(self) -> int:
-        return {"ok": 0, "partial": 3, "failed": 1}[self.status]
+        return {"ok": 0, "partial": 3, "incomplete": 3, "failed": 1}[self.status]
 
     def json(self) -> dict[str, Any]:
         return {
@@ -80,6 +88,7 @@ class RunReport:
             "held_feeds": [{"unit": v.unit, "feed": v.feed, "reason": v.reason()} for v in self.held_feeds],
             "publications": [p.json() for p in self.publications],
             "data_docs": self.docs,
+            **({"owed": [o.json() for o in self.owed]} if self.owed else {}),
         }
 
 
@@ -108,6 +117,35 @@ def suite_result_rows(outcome: SuiteOutcome, run_id: str, date: dt.date) -> list
     ]
 
 
+def _run_row(report: RunReport, started: dt.datetime, seconds: float) -> dict[str, Any]:
+    files = report.bronze.files
+    return {
+        "run_id": report.run_id,
+        "logical_date": report.date,
+        "status": report.status,
+        "started_at": started,
+        "finished_at": dt.datetime.now(),
+        "duration_s": seconds,
+        "files": len(files),
+        "rows_landed": sum(f.rows_landed for f in files),
+        "rows_bronze": sum(f.rows_bronze for f in files),
+        "rows_quarantined": sum(f.rows_quarantined for f in files),
+        "failed_feeds": len({(f.unit, f.feed) for f in files if f.status in ledger.PROBLEM_STATUSES}
+                            | {(v.unit, v.feed) for v in report.held_feeds}),
+        "detail": json.dumps({"timings": {**report.bronze.timings, **report.timings},
+                              "failed_datasets": [p.dataset for p in report.publications if p.status == "failed"],
+                              "owed": [o.json() for o in report.owed]}),
+    }  # fmt: skip
+
+
+def scope_contracts(registry: Registry, scope: Scope | None) -> list[str]:
+    """The contracts a run covers: every one in use, or those the scope's units and contracts deliver."""
+    scope = scope or Scope()
+    return sorted(
+        {f.contract.contract for f in registry.feeds() if scope.covers(f.unit.unit, f.contract.contract)}
+    )
+
+
 def run_daily(
     date: dt.date,
     settings: Settings | None = None,
@@ -116,39 +154,63 @@ def run_daily(
     progress: Callable[[str], None] | None = None,
     scope: Scope | None = None,
     marts: bool = True,
+    wait_s: float | None = None,
 ) -> RunReport:
     """Run ``date`` end to end; ``scope`` limits it to some units/contracts (the rest untouched).
 
     ``marts=False`` stops after silver: the Airflow ingest DAGs do that, and the mart DAGs,
-    scheduled by the silver assets, run ``run_marts``.
+    scheduled by the silver assets, run ``run_marts``. The run holds the lake's lock, waiting up
+    to ``wait_s`` (default: CITYLAKE_LOCK_WAIT) for another run to finish.
     """
-    from citylake import publish
-    from citylake.quality.gx_runner import GxProject
-    from citylake.quality.suites import load_row_checks, validate_suites
-    from jobs import bronze_ingest, gold_publish, silver_conform
+    from citylake.quality.suites import validate_suites
 
+    say = progress or (lambda _msg: None)
     settings = settings or load_settings()
     registry = registry or load_registry(settings.registry_dir)  # a registry error stops us before Spark
     problems = validate_suites(registry, settings.expectations_dir)
     if problems:
         raise RegistryError(problems)
     key = settings.pii_key()  # no key, no silver: fail before any work
-    if spark is None:
-        from citylake.spark import get_spark
-
-        spark = get_spark("citylake-daily", settings)
     lake = Lake(settings.lake_root)
-    gx = GxProject(lake, settings.expectations_dir, mode=settings.gx_mode)
     run_id = new_run_id(date)
+    with runlock.hold(lake, run_id, date, settings.lock_wait_s if wait_s is None else wait_s):
+        if spark is None:
+            from citylake.spark import get_spark
+
+            spark = get_spark("citylake-daily", settings)
+        return _run_daily(spark, settings, registry, lake, key, date, run_id, say, scope, marts)
+
+
+def _run_daily(
+    spark: SparkSession,
+    settings: Settings,
+    registry: Registry,
+    lake: Lake,
+    key: bytes,
+    date: dt.date,
+    run_id: str,
+    say: Callable[[str], None],
+    scope: Scope | None,
+    marts: bool,
+) -> RunReport:
+    from citylake.quality.gx_runner import GxProject
+    from citylake.quality.suites import load_row_checks
+    from jobs import bronze_ingest, gold_publish, silver_conform
+
+    gx = GxProject(lake, settings.expectations_dir, mode=settings.gx_mode)
     started = dt.datetime.now()
     t0 = time.perf_counter()
+    # a run that dies leaves this row as its last word: `citylake status` shows it never finished
+    ledger.append_rows(lake, "_system", RUNS, [{"run_id": run_id, "logical_date": date, "status": "running",
+                                                       "started_at": started}])  # fmt: skip
+    say("step: bronze")
     bronze = bronze_ingest.run(
         spark,
         lake,
         registry,
         date,
         run_id,
-        progress=progress,
+        progress=say,
         expectations_dir=settings.expectations_dir,
         gx=gx,
         scope=scope,
@@ -156,92 +218,58 @@ def run_daily(
     )
     report = RunReport(run_id, date, bronze, timings={"bronze_s": time.perf_counter() - t0})
     t1 = time.perf_counter()
-    checks = load_row_checks(registry, settings.expectations_dir)
+    say("step: silver")
+    contracts = scope_contracts(registry, scope)
     report.silver = silver_conform.run(
-        spark,
-        lake,
-        registry,
-        date,
-        run_id,
-        bronze.promotable(),
-        key,
-        checks,
-        settings.expectations_dir,
-        gx,
-        progress,
-        workers=settings.concurrency,
-    )
+        spark, lake, registry, date, run_id, key, load_row_checks(registry, settings.expectations_dir),
+        settings.expectations_dir, gx, say, workers=settings.concurrency, contracts=contracts,
+    )  # fmt: skip
     report.timings["silver_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     if marts:
+        say("step: gold")
         report.gold = gold_publish.run(
-            spark,
-            lake,
-            registry,
-            date,
-            run_id,
-            report.silver.dates,
-            gx,
-            progress,
-            settings.expectations_dir,
+            spark, lake, registry, date, run_id, gx, say, settings.expectations_dir,
             workers=settings.concurrency,
-        )
+        )  # fmt: skip
     report.timings["gold_s"] = time.perf_counter() - t2
-    publish.record(spark, lake, report.publications, run_id, date)
-    suite_rows = [
-        r
-        for o in (*report.silver.suites, *(report.gold.suites if report.gold else []))
-        for r in suite_result_rows(o, run_id, date)
-    ]
-    ledger.append_rows(spark, lake, "_system", DQ_RESULTS, suite_rows, txn_app_id=f"dq-datasets:{run_id}")
-    files = bronze.files
+    _record_run(spark, lake, report, run_id, date)
+    report.owed = progress.owed(lake, registry, contracts, None if marts else [])
     ledger.append_rows(
-        spark,
         lake,
         "_system",
         RUNS,
-        [
-            {
-                "run_id": run_id,
-                "logical_date": date,
-                "status": report.status,
-                "started_at": started,
-                "finished_at": dt.datetime.now(),
-                "duration_s": time.perf_counter() - t0,
-                "files": len(files),
-                "rows_landed": sum(f.rows_landed for f in files),
-                "rows_bronze": sum(f.rows_bronze for f in files),
-                "rows_quarantined": sum(f.rows_quarantined for f in files),
-                "failed_feeds": len({(f.unit, f.feed) for f in files if f.status in ledger.PROBLEM_STATUSES}
-                                    | {(v.unit, v.feed) for v in report.held_feeds}),
-                "detail": json.dumps({"timings": {**bronze.timings, **report.timings},
-                                      "failed_datasets": [p.dataset for p in report.publications
-                                                          if p.status == "failed"]}),
-            }
-        ],
+        [_run_row(report, started, time.perf_counter() - t0)],
         txn_app_id=f"runs:{run_id}",
-    )  # fmt: skip
-    catalog.register_all(spark, lake)
+    )
     t3 = time.perf_counter()
+    say("step: docs")
     suites = [*bronze.suites, *report.silver.suites, *(report.gold.suites if report.gold else [])]
-    report.docs = str(gx.build_docs([o.result_key for o in suites]))
+    report.docs = str(gx.build_docs([o.result_key for o in suites], missing=True))
     report.timings["docs_s"] = time.perf_counter() - t3
     report.timings["total_s"] = time.perf_counter() - t0
     return report
 
 
-def delivered_days(spark: SparkSession, lake: Lake, contract: str, date: dt.date) -> set[dt.date]:
-    """The event days that the delivery of logical ``date`` wrote into silver.<contract>.
+def _record_run(
+    spark: SparkSession, lake: Lake, report: RunReport | GoldResult, run_id: str, date: dt.date
+) -> None:
+    """The run's publication attempts and silver/gold suite results, in ops tables."""
+    from citylake import publish
 
-    A mart DAG runs in its own process, after the ingest DAGs, so it cannot be told which days
-    changed: it reads them from silver's lineage (``_logical_date``), never from the clock.
-    """
+    publish.record(spark, lake, report.publications, run_id, date)
+    rows = [r for o in report.suites for r in suite_result_rows(o, run_id, date)]
+    ledger.append_rows(lake, "_system", DQ_RESULTS, rows, txn_app_id=f"dq-datasets:{run_id}")
+
+
+def delivered_days(spark: SparkSession, lake: Lake, contract: str, date: dt.date) -> set[dt.date]:
+    """The event days that the delivery of logical ``date`` wrote into silver.<contract>."""
     from pyspark.sql import functions as F
 
-    from citylake.delta_io import latest_version
+    from citylake import delta_log
 
     path = lake.table("silver", contract)
-    if latest_version(spark, path) is None:
+    if delta_log.latest_version(path) is None:
         return set()
     rows = (
         spark.read.format("delta").load(path).where(F.col("_logical_date") == F.lit(date))
@@ -257,40 +285,32 @@ def run_marts(
     spark: SparkSession | None = None,
     registry: Registry | None = None,
     progress: Callable[[str], None] | None = None,
+    wait_s: float | None = None,
 ) -> GoldResult:
-    """Rebuild and publish ``marts`` (all if None) for the days the delivery of ``date`` touched."""
-    from citylake import publish
+    """Rebuild and publish ``marts`` (all if None): the days they owe, and the days the delivery
+    of ``date`` touched (so a mart DAG run for a date rebuilds that date's days on request)."""
     from citylake.quality.gx_runner import GxProject
     from jobs import gold_publish
 
     settings = settings or load_settings()
     registry = registry or load_registry(settings.registry_dir)
-    if spark is None:
-        from citylake.spark import get_spark
-
-        spark = get_spark("citylake-marts", settings)
     lake = Lake(settings.lake_root)
-    gx = GxProject(lake, settings.expectations_dir, mode=settings.gx_mode)
-    wanted = set(marts or registry.marts)
-    inputs = {i.split(".", 1)[1] for m in wanted for i in registry.marts[m].inputs if i.startswith("silver.")}
-    silver_dates = {c: delivered_days(spark, lake, c, date) for c in sorted(inputs)}
     run_id = new_run_id(date)
-    result = gold_publish.run(
-        spark,
-        lake,
-        registry,
-        date,
-        run_id,
-        silver_dates,
-        gx,
-        progress,
-        settings.expectations_dir,
-        only=wanted,
-        workers=settings.concurrency,
-    )
-    publish.record(spark, lake, result.publications, run_id, date)
-    rows = [r for o in result.suites for r in suite_result_rows(o, run_id, date)]
-    ledger.append_rows(spark, lake, "_system", DQ_RESULTS, rows, txn_app_id=f"dq-datasets:{run_id}")
-    catalog.register_all(spark, lake)
-    gx.build_docs([o.result_key for o in result.suites])
-    return result
+    with runlock.hold(lake, run_id, date, settings.lock_wait_s if wait_s is None else wait_s, what="marts"):
+        if spark is None:
+            from citylake.spark import get_spark
+
+            spark = get_spark("citylake-marts", settings)
+        gx = GxProject(lake, settings.expectations_dir, mode=settings.gx_mode)
+        wanted = set(marts or registry.marts)
+        inputs = {
+            i.split(".", 1)[1] for m in wanted for i in registry.marts[m].inputs if i.startswith("silver.")
+        }
+        delivered = {c: delivered_days(spark, lake, c, date) for c in sorted(inputs)}
+        extra = {m: {d for i in registry.marts[m].inputs if i.startswith("silver.") for d in delivered[i[7:]]}
+                 for m in wanted}  # fmt: skip
+        result = gold_publish.run(spark, lake, registry, date, run_id, gx, progress, settings.expectations_dir,
+                                  only=wanted, workers=settings.concurrency, extra_days=extra)  # fmt: skip
+        _record_run(spark, lake, result, run_id, date)
+        gx.build_docs([o.result_key for o in result.suites], missing=True)
+        return result

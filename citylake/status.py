@@ -19,7 +19,7 @@ from citylake.ledger import LOADED, PROBLEM_STATUSES
 from citylake.registry import Registry
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 CADENCE_DAYS = {"15min": 1, "hourly": 1, "daily": 1, "weekly": 7}
 
@@ -31,10 +31,11 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
     ledger_path, dq_path = lake.table("_system", RUN_LEDGER), lake.table("_system", DQ_RESULTS)
     per_day: dict[tuple[str, str], dict[str, Any]] = {}
     if DeltaTable.isDeltaTable(spark, ledger_path):
-        led = spark.read.format("delta").load(ledger_path).where(F.col("logical_date") <= as_of)
+        led = newest_outcomes(
+            spark.read.format("delta").load(ledger_path).where(F.col("logical_date") <= as_of)
+        )
         rows = (
-            led.where(F.col("status") != "skipped")
-            .groupBy("unit", "feed", "logical_date")
+            led.groupBy("unit", "feed", "logical_date")
             .agg(
                 F.sum(F.when(F.col("status") == LOADED, F.col("rows_bronze")).otherwise(0)).alias("rows"),
                 F.sum("rows_landed").alias("landed"),
@@ -43,6 +44,8 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
                 ),
                 F.max(F.col("status").isin(*PROBLEM_STATUSES).cast("int")).alias("problem"),
                 F.max((F.col("status") == LOADED).cast("int")).alias("loaded"),
+                F.count("schema_drift").alias("drift_files"),
+                F.first("schema_drift", ignorenulls=True).alias("drift"),
             )
             .collect()
         )
@@ -71,7 +74,7 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
         day = per_day.get(key)
         if day is None:
             out.append({"unit": key[0], "feed": key[1], "last_date": None, "fresh": False, "rows": 0,
-                        "quarantine_rate": None, "dq": None})  # fmt: skip
+                        "quarantine_rate": None, "dq": None, "schema_drift": None})  # fmt: skip
             continue
         last: dt.date = day["logical_date"]
         sev = dq.get((*key, last), {})
@@ -90,8 +93,19 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
             "rows": int(day["rows"] or 0),
             "quarantine_rate": round(int(day["quarantined"] or 0) / landed, 6) if landed else None,
             "dq": verdict,
+            "schema_drift": f"{day['drift_files']} file(s): {day['drift']}" if day["drift_files"] else None,
         })  # fmt: skip
     return out
+
+
+def newest_outcomes(ledger: DataFrame) -> DataFrame:
+    """One ledger row per landed file: its newest outcome (a failed file loaded on retry counts once)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    w = Window.partitionBy("file").orderBy(F.desc("finished_at"), F.desc("run_id"))
+    final = ledger.where(F.col("status") != "skipped")
+    return final.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n")
 
 
 def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
@@ -133,3 +147,41 @@ def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def pipeline_status(lake: Lake, registry: Registry, as_of: dt.date, days: int = 14) -> list[dict[str, Any]]:
+    """Per logical date: ``ok``, or ``incomplete`` with what each step still owes for it.
+
+    A day is incomplete while landed files wait for bronze (never seen, or pending from a run
+    that stopped), while bronze batches of it wait for silver, while marts have not been built
+    from what its runs promoted, or while a published snapshot lags gold. No JVM: the progress
+    table, the tables' logs, the manifest and the landing listing answer it.
+    """
+    from citylake import ledger, progress, runlock
+    from citylake.lake import RUNS
+    from citylake.landing import new_deliveries
+
+    runs = ledger.read_rows(lake, "_system", RUNS, ["run_id", "logical_date", "status", "started_at"],
+                            [("logical_date", "<=", as_of)])  # fmt: skip
+    newest: dict[dt.date, dict[str, Any]] = {}
+    finished = {r["run_id"] for r in runs if r["status"] != "running"}
+    for r in sorted(runs, key=lambda r: r["started_at"] or dt.datetime.min.replace(tzinfo=dt.UTC)):
+        newest[r["logical_date"]] = r
+    owed = progress.owed(lake, registry)
+    dates = sorted({*newest, *(d for o in owed for d in o.dates if d <= as_of)})[-days:]
+    holder = runlock.holder(lake)
+    out = []
+    for day in dates:
+        items = [o.json() for o in owed if day in o.dates]
+        waiting = new_deliveries(lake, registry, day.isoformat())
+        if waiting:
+            items.insert(0, {"step": "bronze", "target": "bronze", "dates": [day.isoformat()],
+                             "detail": f"{len(waiting)} landed file(s) no run has finished with"})  # fmt: skip
+        last = newest.get(day)
+        note = None
+        if last and last["run_id"] not in finished:
+            alive = holder is not None and holder.get("run_id") == last["run_id"]
+            note = f"run {last['run_id']} " + ("is running" if alive else "stopped before it finished")
+        out.append({"date": day.isoformat(), "status": "incomplete" if items else "ok", "owed": items,
+                    "last_run": last["run_id"] if last else None, "note": note})  # fmt: skip
+    return out

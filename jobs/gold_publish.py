@@ -1,9 +1,13 @@
 """Silver -> gold -> published: every mart rebuilt for the days that changed, behind its suite.
 
-Per mart: build the changed days (jobs/gold/<mart>.py, a pure transform), cast to the mart
-doc's declared columns, stage, validate with the mart's GX suite, and only if no ``fail``
-expectation broke, replace those days in gold and export a Parquet snapshot with its manifest.
-A mart that fails keeps its current gold version and published snapshot; the others go on.
+Per mart: build the days it owes (citylake.progress: every change of an input since the
+input version the mart was last built from, whichever run made it), with jobs/gold/<mart>.py
+(a pure transform), cast to the mart doc's declared columns, stage, validate with the mart's GX
+suite, and only if no ``fail`` expectation broke, replace those days in gold and export a
+Parquet snapshot with its manifest. Then it records the input versions it built from.
+A mart that fails keeps its current gold version and published snapshot, and still owes its
+days; the others go on. A published snapshot that lags gold's newest validated version (a run
+stopped between the two) is exported on the next run.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, parallel
+from citylake import delta_io, delta_log, parallel, progress
 from citylake.lake import Lake
 from citylake.ledger import short_error
+from citylake.progress import Progress, ProgressRow
 from citylake.publish import Publication, snapshot, stage
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import count_failures, row_checks
@@ -36,12 +41,13 @@ class GoldResult:
     publications: list[Publication] = field(default_factory=list)
     suites: list[SuiteOutcome] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    progress: list[ProgressRow] = field(default_factory=list)
 
 
 def mart_schema(doc: MartDoc) -> StructType:
     from pyspark.sql import types as T
 
-    from jobs.bronze_ingest import spark_type
+    from jobs.bronze_read import spark_type
 
     return T.StructType(
         [T.StructField(c.name, spark_type(c.type), True, {"comment": c.description}) for c in doc.columns]
@@ -55,25 +61,10 @@ def shape(df: DataFrame, doc: MartDoc) -> DataFrame:
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in mart_schema(doc).fields])
 
 
-def changed_dates(
-    doc: MartDoc, silver_dates: dict[str, set[dt.date]], date: dt.date, gold_published: set[str] | None = None
-) -> list[dt.date]:
-    """Days to rebuild: those this run merged into the mart's silver inputs; the run's date
-    when a _system input or an upstream mart changed. A mart without a date column is
-    rebuilt whole when any input changed (the list then only says whether)."""
-    days: set[dt.date] = set()
-    for ref in doc.inputs:
-        zone, name = ref.split(".", 1)
-        if zone == "silver":
-            days |= silver_dates.get(name, set())
-        elif zone == "_system" or (zone == "gold" and name in (gold_published or set())):
-            days.add(date)
-    return sorted(days)
-
-
 def read_inputs(
     spark: SparkSession, lake: Lake, doc: MartDoc, registry: Registry | None = None
 ) -> dict[str, DataFrame]:
+    """The mart's inputs; one nobody has delivered to yet is an empty frame of its declared schema."""
     out = {}
     for ref in doc.inputs:
         zone, name = ref.split(".", 1)
@@ -81,9 +72,22 @@ def read_inputs(
             assert registry is not None, "registry.units needs the registry"
             units = [(u.unit, u.kind, u.district_code) for u in registry.units.values()]
             out[ref] = spark.createDataFrame(units, "unit string, kind string, district_code string")
-        else:
+        elif delta_log.latest_version(lake.table(zone, name)) is not None:
             out[ref] = spark.read.format("delta").load(lake.table(zone, name))
+        else:
+            out[ref] = spark.createDataFrame([], _declared_schema(zone, name, registry))
     return out
+
+
+def _declared_schema(zone: str, name: str, registry: Registry | None) -> StructType:
+    from citylake.ledger import TABLES, _schema
+    from jobs.silver_conform import silver_schema
+
+    if zone == "silver" and registry is not None:
+        return silver_schema(registry.contracts[name])
+    if zone == "gold" and registry is not None:
+        return mart_schema(registry.marts[name])
+    return _schema(TABLES[(zone, name)])
 
 
 def build_waves(registry: Registry) -> list[list[MartDoc]]:
@@ -137,8 +141,7 @@ def compact(spark: SparkSession, path: str, doc: MartDoc, max_files: int = 64) -
     laid out by ``arrange``. Delta's OPTIMIZE ZORDER would bin everything into one file at
     these sizes and lose the one-file-per-district layout the AI readers skip by.
     """
-    detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").select("numFiles").first()
-    if detail is None or detail[0] <= max_files:
+    if delta_log.file_count(path) <= max_files:
         return False
     current = spark.read.format("delta").load(path)
     rows = current.count()
@@ -157,6 +160,7 @@ def publish_mart(
     gx: GxProject | None,
     expectations_dir: Path,
     registry: Registry | None = None,
+    say: Any = None,
 ) -> tuple[Publication, SuiteOutcome | None]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -164,7 +168,7 @@ def publish_mart(
     dataset = f"gold.{doc.mart}"
     path = lake.table("gold", doc.mart)
     delta_io.ensure_table(spark, path, mart_schema(doc), comment=f"{doc.title}: {doc.grain}")
-    previous = delta_io.latest_version(spark, path)
+    previous = delta_log.latest_version(path)
     module = importlib.import_module(f"jobs.gold.{doc.mart}")
     built = shape(module.build(read_inputs(spark, lake, doc, registry), dates), doc)
     if doc.date_column:  # a build may only touch the days it was asked for
@@ -178,11 +182,11 @@ def publish_mart(
         if rows == 0:
             pub.status = "empty"
             return pub, None
-        if previous is not None and _same_as_current(spark, path, df, doc, dates):
+        # version 0 is the table's creation: nothing to compare with yet
+        if previous and _same_as_current(spark, path, df, doc, dates):
             # inputs changed nowhere that matters: no new version, nothing to republish
             pub.status = "unchanged"
             return pub, None
-        stage(df, lake, "gold", doc.mart)
         outcome = None
         for suite in doc.suites:
             counted = {k: (v, rows) for k, v in failures.items() if k.startswith(f"{suite}#")}
@@ -190,6 +194,7 @@ def publish_mart(
             if outcome is not None:
                 pub.validation_id = outcome.validation_id
                 if outcome.verdict == "failed":
+                    stage(df, lake, "gold", doc.mart)  # kept for whoever repairs it
                     pub.status, pub.reason = "failed", f"gate: {outcome.reason()}"
                     return pub, outcome
         writer = (
@@ -203,14 +208,33 @@ def publish_mart(
             writer = writer.option("replaceWhere", f"{doc.date_column} IN ({days})")
         writer.save(path)
         compact(spark, path, doc)
-        version = delta_io.latest_version(spark, path)
+        version = delta_log.latest_version(path)
         assert version is not None
         pub.delta_version = version
+        if say:
+            say(f"publish: {doc.mart} v{version}")
         pub.published_path = snapshot(spark, lake, doc.mart, path, version, pub.validation_id, run_id, doc.grain,
                                       lambda d, n: arrange(d, doc, n))  # fmt: skip
         return pub, outcome
     finally:
         df.unpersist()
+
+
+def catch_up(spark: SparkSession, lake: Lake, doc: MartDoc, run_id: str) -> Publication | None:
+    """Export gold's newest validated version if the published snapshot lags it."""
+    path = lake.table("gold", doc.mart)
+    gold = progress.validated_gold_version(path)
+    shown = progress.published_version(lake, doc.mart)
+    if gold is None or (shown is not None and shown >= gold[0]):
+        return None
+    version = delta_log.latest_version(path)
+    assert version is not None
+    validation_id = gold[1].get("validation_id")
+    published = snapshot(spark, lake, doc.mart, path, version, validation_id, run_id, doc.grain,
+                         lambda d, n: arrange(d, doc, n))  # fmt: skip
+    return Publication("gold", f"gold.{doc.mart}", "published",
+                       f"snapshot of v{version} exported: an earlier run stopped before publishing it",
+                       0, version, version, validation_id, path, published_path=published)  # fmt: skip
 
 
 def run(
@@ -219,38 +243,70 @@ def run(
     registry: Registry,
     date: dt.date,
     run_id: str,
-    silver_dates: dict[str, set[dt.date]],
     gx: GxProject | None = None,
-    progress: Any = None,
+    say: Any = None,
     expectations_dir: Path | None = None,
     only: set[str] | None = None,
     workers: int = 1,
+    state: Progress | None = None,
+    extra_days: dict[str, set[dt.date]] | None = None,
 ) -> GoldResult:
-    """Rebuild, validate and publish every mart (or ``only`` these) whose inputs changed, up to
-    ``workers`` at a time: a mart built on other marts waits for them."""
-    say = progress or (lambda _msg: None)
+    """Rebuild, validate and publish every mart (or ``only`` these) that owes days, up to
+    ``workers`` at a time: a mart built on other marts waits for them. ``extra_days``: days to
+    rebuild besides the owed ones (``citylake marts --date``). Records its progress."""
+    say = say or (lambda _msg: None)
     expectations_dir = expectations_dir or load_settings().expectations_dir
+    state = state if state is not None else progress.load(lake)
     result = GoldResult()
     t0 = time.perf_counter()
-    built: set[str] = set()
 
-    def build(item: tuple[MartDoc, list[dt.date]]) -> tuple[Publication, SuiteOutcome | None]:
-        doc, dates = item
-        say(f"gold: {doc.mart} ({len(dates)} day(s))")
+    def build(
+        item: tuple[MartDoc, list[dt.date], dict[str, int]],
+    ) -> tuple[Publication, SuiteOutcome | None, list[ProgressRow]]:
+        doc, dates, cursors = item
         try:
-            return publish_mart(spark, lake, doc, dates, run_id, gx, expectations_dir, registry)
+            if dates:
+                say(f"gold: {doc.mart} ({len(dates)} day(s))")
+                pub, outcome = publish_mart(
+                    spark, lake, doc, dates, run_id, gx, expectations_dir, registry, say
+                )
+            else:  # its inputs moved without new days (an empty increment): nothing to build
+                pub, outcome = Publication("gold", f"gold.{doc.mart}", "empty", None, 0, None, None, None,
+                                           lake.table("gold", doc.mart)), None  # fmt: skip
+            if pub.status in ("unchanged", "empty"):
+                pub = catch_up(spark, lake, doc, run_id) or pub
         except Exception as exc:  # one mart's failure must not stop the others
             return Publication.refused(spark, "gold", f"gold.{doc.mart}", lake.table("gold", doc.mart),
-                                       f"build failed: {short_error(exc)}"), None  # fmt: skip
+                                       f"build failed: {short_error(exc)}"), None, []  # fmt: skip
+        if pub.status == "failed":
+            return pub, outcome, []  # the days stay owed
+        version = delta_log.latest_version(lake.table("gold", doc.mart))
+        rows = [ProgressRow("gold", f"gold.{doc.mart}", ref, upto, version, tuple(dates), run_id, date)
+                for ref, upto in sorted(cursors.items())]  # fmt: skip
+        if not rows and pub.status == "published":  # rebuilt on request (extra days) only
+            rows = [
+                ProgressRow("gold", f"gold.{doc.mart}", "request", None, version, tuple(dates), run_id, date)
+            ]
+        return pub, outcome, rows
 
     for wave in build_waves(registry):
-        todo = [(d, dates) for d in wave if (only is None or d.mart in only)
-                for dates in [changed_dates(d, silver_dates, date, built)] if dates]  # fmt: skip
-        for pub, outcome in parallel.each(todo, build, workers):
-            result.publications.append(pub)
-            if pub.status == "published":
-                built.add(pub.dataset.split(".", 1)[1])
+        todo = []
+        for doc in wave:
+            if only is not None and doc.mart not in only:
+                continue
+            days, cursors = state.mart_owed(doc)
+            days |= (extra_days or {}).get(doc.mart, set())
+            if days or cursors:
+                todo.append((doc, sorted(days), cursors))
+            elif (late := catch_up(spark, lake, doc, run_id)) is not None:
+                result.publications.append(late)
+        for pub, outcome, rows in parallel.each(todo, build, workers):
+            if pub.status != "empty" or pub.published_path:
+                result.publications.append(pub)
             if outcome:
                 result.suites.append(outcome)
+            state.add(rows)  # a mart of a later wave sees this wave's changes
+            result.progress += rows
+    progress.record(lake, result.progress, txn_app_id=f"progress-gold:{run_id}")
     result.timings["gold_s"] = time.perf_counter() - t0
     return result

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from citylake.ledger import LOADED, PROBLEM_STATUSES, SKIPPED
+from citylake.ledger import LOADED, PROBLEM_STATUSES
+from citylake.status import newest_outcomes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
 def build(inputs: dict[str, DataFrame], dates: list[dt.date]) -> DataFrame:
     from pyspark.sql import functions as F
 
-    led = inputs["_system.run_ledger"].where(F.col("logical_date").isin(dates) & (F.col("status") != SKIPPED))
+    # a file's newest outcome: one that failed and loaded on a retry is one file, loaded
+    led = newest_outcomes(inputs["_system.run_ledger"].where(F.col("logical_date").isin(dates)))
     dq = inputs["_system.dq_results"].where(F.col("logical_date").isin(dates) & (F.col("layer") == "bronze"))
     files = led.groupBy(F.col("logical_date").alias("date"), "unit", "feed").agg(
         F.count(F.lit(1)).alias("files"),
