@@ -49,31 +49,51 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+class Minio:
+    """A MinIO server on a free loopback port that can be stopped and started again (same port,
+    same data), as an object store that goes away mid-run and comes back."""
+
+    def __init__(self, workdir: Path):
+        if not MINIO.exists():
+            pytest.fail(f"MinIO is not built at {MINIO}: run `make minio` (make test does)")
+        self.workdir = workdir
+        self.port, self.console = free_port(), free_port()
+        self.user, self.password = "citylake-ci", secrets.token_hex(16)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        """Start (again); seconds until it answers."""
+        log = self.workdir / "minio.log"
+        env = {**os.environ, "MINIO_ROOT_USER": self.user, "MINIO_ROOT_PASSWORD": self.password,
+               "MINIO_BROWSER": "off"}  # fmt: skip
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(MINIO), "server", str(self.workdir / "data"), "--address", f"127.0.0.1:{self.port}",
+                 "--console-address", f"127.0.0.1:{self.console}", "--quiet"],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        def live() -> bool:
+            with urllib.request.urlopen(f"{self.endpoint}/minio/health/ready", timeout=2) as r:
+                return bool(r.status == 200)
+
+        return _wait("MinIO", live, self.proc, log)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+
 @contextmanager
 def minio_server(workdir: Path) -> Iterator[tuple[str, str, str, float]]:
     """A MinIO server on a free loopback port; yields (endpoint, user, password, seconds to ready)."""
-    if not MINIO.exists():
-        pytest.fail(f"MinIO is not built at {MINIO}: run `make minio` (make test does)")
-    port, console = free_port(), free_port()
-    user, password = "citylake-ci", secrets.token_hex(16)
-    log = workdir / "minio.log"
-    env = {**os.environ, "MINIO_ROOT_USER": user, "MINIO_ROOT_PASSWORD": password, "MINIO_BROWSER": "off"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(MINIO), "server", str(workdir / "data"), "--address", f"127.0.0.1:{port}",
-             "--console-address", f"127.0.0.1:{console}", "--quiet"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    endpoint = f"http://127.0.0.1:{port}"
-
-    def live() -> bool:
-        with urllib.request.urlopen(f"{endpoint}/minio/health/ready", timeout=2) as r:
-            return bool(r.status == 200)
-
+    server = Minio(workdir)
     try:
-        yield endpoint, user, password, _wait("MinIO", live, proc, log)
+        yield server.endpoint, server.user, server.password, server.start()
     finally:
-        _stop(proc)
+        server.stop()
 
 
 class SparkStandalone:

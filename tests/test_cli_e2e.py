@@ -87,7 +87,8 @@ def test_status_covers_every_feed(demo_lake, registry):
     rows = json.loads(_cli(root, "status", "--json", "--as-of", "2026-11-20").stdout)
     assert {(r["unit"], r["feed"]) for r in rows} == {(f.unit.unit, f.spec.feed) for f in registry.feeds()}
     assert all(
-        set(r) == {"unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq"} for r in rows
+        set(r) == {"unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq", "schema_drift"}
+        for r in rows
     )
     assert all(r["fresh"] and r["last_date"] == "2026-11-20" and r["rows"] > 0 for r in rows)
     assert {r["dq"] for r in rows} <= {"passed", "warned", "failed"}

@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from servers import SparkStandalone, minio_server
+from servers import Minio, SparkStandalone, minio_server
 
 from citylake.lake import ZONES, Lake
 
@@ -28,7 +28,10 @@ UNITS = ["op_teld", "d310115_parking"]
 DAY = "2026-11-20"
 BUCKET = "citylake-ci-{zone}"
 # columns that say when or by which run a row was written, not what it holds
-RUN_COLUMNS = {"_run_id", "_ingested_at", "_updated_at", "_batch_id", "_published_at", "_source_path"}
+RUN_COLUMNS = {"_run_id", "_ingested_at", "_updated_at", "_batch_id", "_published_at", "_source_path",
+               "run_id", "quarantined_at", "recorded_at", "batch_id"}  # fmt: skip
+# where a quarantined file's copy is: the same relative place, in another lake
+LOCATION_COLUMNS = {"copy_path"}
 TIMINGS: dict[str, float] = {}
 
 
@@ -56,7 +59,7 @@ def _python(env: dict[str, str], code: str, *args: str) -> str:
     return proc.stdout
 
 
-def _table(uri: str, env: dict[str, str]):
+def _table(uri: str, env: dict[str, str], skip: set[str] = frozenset()):
     """A Delta table's rows without the run columns, sorted, read with delta-rs (no JVM)."""
     from deltalake import DeltaTable
 
@@ -68,7 +71,7 @@ def _table(uri: str, env: dict[str, str]):
         options |= {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
                     "region": "us-east-1", "endpoint_url": env["AWS_ENDPOINT_URL"], "allow_http": "true"}  # fmt: skip
     t = DeltaTable(uri, storage_options=options).to_pyarrow_table()
-    t = t.select(sorted(c for c in t.column_names if c not in RUN_COLUMNS))
+    t = t.select(sorted(c for c in t.column_names if c not in RUN_COLUMNS | skip))
     return sorted(map(repr, t.to_pylist()))
 
 
@@ -120,6 +123,71 @@ def test_cluster_run_matches_the_embedded_run(lakes):
             if embedded:  # tables of contracts nobody delivered exist empty in both
                 compared.append(f"{zone}.{name}")
     assert {"silver.ev_charging_sessions", "gold.mart_parking_daily", "gold.dt_city_objects"} <= set(compared)
+
+
+def _s3_env(server: Minio, bucket: str) -> dict[str, str]:
+    return {**os.environ, "AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": server.user,
+            "AWS_SECRET_ACCESS_KEY": server.password, "AWS_REGION": "us-east-1",
+            "CITYLAKE_LAKE_ROOT": f"s3a://{bucket}/lake"}  # fmt: skip
+
+
+def test_object_store_down_mid_run_then_a_rerun_gives_the_same_tables(lakes, tmp_path_factory, figure):
+    """MinIO stops in the middle of a run and comes back; the run fails or finishes, and the
+    next run leaves every table equal to an uninterrupted run's."""
+    import boto3
+
+    _, _, local, _ = lakes
+    server = Minio(tmp_path_factory.mktemp("minio-outage"))
+    server.start()
+    bucket = "citylake-outage-{zone}"
+    # give up on the store after one retry, as a long outage would make it, so the run breaks
+    quick = ("spark.hadoop.fs.s3a.retry.limit=1,spark.hadoop.fs.s3a.attempts.maximum=1,"
+             "spark.hadoop.fs.s3a.connection.establish.timeout=2000,spark.task.maxFailures=1")  # fmt: skip
+    env = {**_s3_env(server, bucket), "CITYLAKE_PII_KEY": lakes[0]["CITYLAKE_PII_KEY"],
+           "AWS_MAX_ATTEMPTS": "2"}  # fmt: skip
+    outage_env = {**env, "CITYLAKE_SPARK_CONF": quick}
+    try:
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.user,
+                          aws_secret_access_key=server.password, region_name="us-east-1")  # fmt: skip
+        for zone in ZONES:
+            s3.create_bucket(Bucket=bucket.format(zone=zone.lstrip("_")))
+        _python(env, "import sys; from citylake.cli import main; sys.exit(main(sys.argv[1:]))",
+                "generate", "--date", DAY, "--scale", "0.02", "--units", *UNITS)  # fmt: skip
+        run = subprocess.Popen([sys.executable, "-m", "citylake.cli", "run", "--date", DAY], env=outage_env,
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        assert run.stdout is not None
+        out = []
+        for line in run.stdout:
+            out.append(line)
+            if "bronze 1/" in line:  # the first batch is being written
+                break
+        t = time.perf_counter()
+        server.stop()
+        time.sleep(8)
+        server.start()
+        outage = time.perf_counter() - t
+        out += run.stdout.readlines()
+        first = run.wait(timeout=1200)
+        assert first != 0, "".join(out)[-3000:]  # the outage broke the run
+        rerun = subprocess.run([sys.executable, "-m", "citylake.cli", "run", "--date", DAY], env=env,
+                               capture_output=True, text=True, timeout=1200)  # fmt: skip
+        assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-4000:]
+        figure("object store outage", outage_s=outage, first_run_exit=first)
+        s3_lake = Lake(env["CITYLAKE_LAKE_ROOT"])
+        compared = []
+        for zone in ("bronze", "silver", "gold", "quarantine"):
+            for name in sorted(os.listdir(local.zone(zone))):
+                if not os.path.isdir(f"{local.table(zone, name)}/_delta_log"):
+                    continue
+                want = _table(local.table(zone, name), env, LOCATION_COLUMNS)
+                got = _table(s3_lake.table(zone, name), env, LOCATION_COLUMNS)
+                assert got == want, f"{zone}.{name} differs after the outage"
+                compared += [f"{zone}.{name}"] if want else []
+        assert {"bronze.ev_charging_sessions", "silver.parking_occupancy", "gold.mart_parking_daily"} <= set(
+            compared
+        )
+    finally:
+        server.stop()
 
 
 def test_landing_operations_on_s3(lakes):
