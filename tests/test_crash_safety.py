@@ -162,12 +162,18 @@ def test_killed_anywhere_the_day_converges_to_the_uninterrupted_run(reference, t
     rng = random.Random(SEED)
     landed: list[str] = []
     checked_incomplete = False
-    for i in range(KILLS):
-        target = PLAN[i % len(PLAN)]
-        delay = rng.uniform(0.0, windows.get(target, 2.0))
-        step = Run(root).kill_in(target, delay)
+    aim, attempts = windows, 0
+    while len(landed) < KILLS and attempts < 3 * KILLS:
+        target = PLAN[len(landed) % len(PLAN)]
+        delay = rng.uniform(0.0, aim.get(target, 2.0))
+        run = Run(root)
+        step = run.kill_in(target, delay)
+        attempts += 1
         if step is None:
-            continue  # the run finished before the kill: a plain re-run
+            # the run finished before the kill: a plain re-run. The lake has less left to do, so
+            # later kills aim at the steps as long as they take now
+            aim = _windows(run, time.monotonic() - run.t0)
+            continue
         landed.append(step)
         if step == "silver" and not checked_incomplete:
             # killed after bronze: the day is not done, and status says which step owes what
@@ -175,9 +181,9 @@ def test_killed_anywhere_the_day_converges_to_the_uninterrupted_run(reference, t
             assert day["status"] == "incomplete", day
             assert {o["step"] for o in day["owed"]} & {"silver", "gold"}, day
             checked_incomplete = True
-    figure("crash safety", kills=len(landed), in_silver_or_later=sum(s != "bronze" for s in landed),
+    figure("crash safety", kills=len(landed), attempts=attempts, in_silver_or_later=sum(s != "bronze" for s in landed),
            **{f"reference_{k}_s": v for k, v in windows.items()})  # fmt: skip
-    assert len(landed) >= min(KILLS, 6), f"only {len(landed)} kills landed: {landed}"
+    assert len(landed) == KILLS, f"only {len(landed)} of {KILLS} kills landed in {attempts} runs: {landed}"
     assert sum(s != "bronze" for s in landed) >= 2, landed
     assert checked_incomplete, landed
     final = Run(root)
