@@ -1,6 +1,7 @@
 """Bronze -> silver: the batches that passed the gate, conformed, deduplicated and merged.
 
-Pure transforms (``conform``, ``dedupe``, ``to_dq_rows``) and a thin ``run`` that, per
+The transforms (``conform``, ``dedupe``, ``to_dq_rows``: jobs/silver_transform.py) and the
+writes (jobs/silver_merge.py) are apart; this module is the ``run`` that, per
 contract, reads every bronze batch silver has not promoted yet (citylake.progress: the bronze
 version silver reached is its state, whichever run committed the batches), quarantines ``drop``
 rows and surplus duplicates with the expectation they broke, and publishes through
@@ -20,19 +21,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, delta_log, parallel, pii, progress
-from citylake.districts import conform_code
-from citylake.geo import with_wgs84
+from citylake import delta_io, delta_log, parallel, progress
 from citylake.lake import DQ_ROWS, Lake
 from citylake.layers import (
-    as_sent_column,
-    hash_column,
     merge_keys,
-    scd2_measures,
-    scd2_tracked,
-    silver_columns,
-    status_column,
-    valid_column,
 )
 from citylake.ledger import short_error
 from citylake.progress import BronzeCommit, Progress, ProgressRow
@@ -43,145 +35,11 @@ from citylake.quality.rowchecks import DQ_FAILED, RowCheck, count_failures, is_d
 from citylake.quality.suites import load_suite
 from citylake.registry import FeedContract, Registry
 from citylake.storage import store_for
+from jobs.silver_merge import merge
+from jobs.silver_transform import conform, coord_systems, dedupe, silver_schema, to_dq_rows
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import StructType
-
-
-def silver_schema(contract: FeedContract) -> StructType:
-    from pyspark.sql import types as T
-
-    from jobs.bronze_read import spark_type
-
-    return T.StructType([T.StructField(n, spark_type(t), True) for n, t in silver_columns(contract)])
-
-
-def conform(
-    bronze: DataFrame,
-    contract: FeedContract,
-    key: bytes,
-    run_id: str,
-    now: dt.datetime,
-    systems: dict[str, str] | None = None,
-) -> DataFrame:
-    """Bronze rows in silver's layout (citylake.layers.silver_columns), all as Spark columns.
-
-    Personal data hashed (derived fields first), IDs checked, district and street codes
-    normalised, coordinates converted to WGS-84 from the system each unit's feed declares
-    (``systems``: "unit/feed" -> wgs84|gcj02|bd09), event_date derived.
-    """
-    from pyspark.sql import functions as F
-
-    cols: list[Column] = []
-    for c in contract.columns:
-        if c.pii:
-            cols.append(pii.hmac_hex(F.col(c.name), key).alias(hash_column(c.name)))
-            if c.pii == "resident_id":
-                cols.append(pii.resident_id_valid(F.col(c.name)).alias(valid_column(c.name)))
-            cols += [pii.resident_id_derived(F.col(c.name), d).alias(f"{c.name}_{d}") for d in c.derive]
-        elif c.role in ("district_code", "street_code"):
-            code, status = conform_code(F.col(c.name), c.role.split("_")[0])
-            cols += [code.alias(c.name), F.col(c.name).alias(as_sent_column(c.name)),
-                     status.alias(status_column(c.name))]  # fmt: skip
-        elif c.role in ("lon", "lat") and contract.coordinates:
-            cols.append(F.col(c.name).alias(as_sent_column(c.name)))
-        else:
-            cols.append(F.col(c.name))
-    event_date = F.to_date(F.col(contract.event_time)) if contract.kind == "event" else F.col("_logical_date")
-    extra = [F.coalesce(event_date, F.col("_logical_date")).alias("event_date")]
-    if contract.kind == "entity":
-        # a version is valid from the source's own update time (else the delivery date)
-        start = F.coalesce(F.col(contract.event_time), F.col("_logical_date").cast("timestamp"))
-        extra += [start.alias("valid_from"), F.lit(None).cast("timestamp").alias("valid_to"),
-                  F.lit(True).alias("is_current")]  # fmt: skip
-    meta: list[Column | str] = [
-        "_unit",
-        "_feed",
-        "_source_file",
-        "_record_no",
-        "_batch_id",
-        "_logical_date",
-        F.lit(run_id).alias("_run_id"),
-        F.lit(now).cast("timestamp").alias("_updated_at"),
-        DQ_FAILED,
-    ]
-    if not contract.coordinates:
-        return bronze.select(*cols, *extra, *meta)
-    lon, lat = contract.coordinates.lon, contract.coordinates.lat
-    pairs = sorted((systems or {}).items())
-    lookup = F.create_map(*[F.lit(x) for kv in pairs for x in kv]) if pairs else None
-    system = F.coalesce(
-        F.element_at(lookup, F.concat_ws("/", "_unit", "_feed")) if lookup is not None else F.lit(None),
-        F.lit("wgs84"),
-    )
-    df = bronze.select(*cols, system.alias("coord_system"), *extra, *meta)
-    df = with_wgs84(
-        df, as_sent_column(lon), as_sent_column(lat), F.col("coord_system"), lon, lat, "coord_status"
-    )
-    return df.select(*[n for n, _ in silver_columns(contract)], DQ_FAILED)
-
-
-def dedupe(df: DataFrame, contract: FeedContract, order: Column | None = None) -> tuple[DataFrame, DataFrame]:
-    """(kept, surplus): one row per merge key; the last delivered copy wins.
-
-    ``order`` ranks the bronze commits the rows came from (newest first), then file and record
-    decide. A surplus copy is one of the same batch as the kept row; a copy from an older batch
-    is superseded, as a MERGE of that batch followed by one of the newer would have replaced it.
-    So promoting several batches at once gives what promoting them one by one gives.
-    """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    keys = merge_keys(contract) + (["event_date"] if contract.kind == "event" else [])
-    rank = [order.desc()] if order is not None else []
-    w = Window.partitionBy(*keys).orderBy(*rank, F.desc("_source_file"), F.desc("_record_no"))
-    ranked = df.withColumn("_copy", F.row_number().over(w)).withColumn(
-        "_winner_batch", F.first("_batch_id").over(w)
-    )
-    kept = ranked.where("_copy = 1")
-    surplus = ranked.where((F.col("_copy") > 1) & (F.col("_batch_id") == F.col("_winner_batch")))
-    return kept.drop("_copy", "_winner_batch"), surplus.drop("_copy", "_winner_batch")
-
-
-def to_dq_rows(
-    df: DataFrame,
-    contract: FeedContract,
-    run_id: str,
-    date: dt.date,
-    reason: Any,
-    now: dt.datetime,
-    mark: int = -1,
-) -> DataFrame:
-    """Quarantine rows: where they came from, what they broke, and the record (personal data hashed).
-
-    ``mark``: the bronze version quarantine already holds rows through; older rows are left out.
-    """
-    from pyspark.sql import functions as F
-
-    record_cols = [n for n, _ in silver_columns(contract) if not n.startswith("_") and n != "event_date"]
-    if "_bronze_version" in df.columns:
-        df = df.where(F.col("_bronze_version") > mark)
-    return df.select(
-        F.lit(run_id).alias("run_id"),
-        F.lit(date).cast("date").alias("logical_date"),
-        F.col("_unit").alias("unit"),
-        F.col("_feed").alias("feed"),
-        F.lit(contract.contract).alias("contract"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_record_no").alias("record_no"),
-        F.col(DQ_FAILED).alias("failed_expectations"),
-        reason.alias("reason"),
-        F.to_json(F.struct(*record_cols)).alias("record"),
-        F.col("_batch_id").alias("batch_id"),
-        F.lit(now).cast("timestamp").alias("quarantined_at"),
-    )
-
-
-def coord_systems(registry: Registry, contract: str) -> dict[str, str]:
-    """ "unit/feed" -> the coordinate system that unit's feed declares."""
-    return {f"{f.unit.unit}/{f.spec.feed}": f.spec.coord_system for f in registry.feeds()
-            if f.contract.contract == contract and f.spec.coord_system}  # fmt: skip
+    from pyspark.sql import SparkSession
 
 
 @dataclass
@@ -191,127 +49,6 @@ class SilverResult:
     dates: dict[str, set[dt.date]] = field(default_factory=dict)  # contract -> event dates merged
     timings: dict[str, float] = field(default_factory=dict)
     progress: list[ProgressRow] = field(default_factory=list)  # what this step recorded
-
-
-def _merge(
-    spark: SparkSession, path: str, inc: DataFrame, contract: FeedContract, dates: list[dt.date]
-) -> bool:
-    """Upsert the increment; False (and no commit) when it would change nothing.
-
-    Events: late and corrected records update in place, by business key, scanning only the
-    touched days. Entities: SCD type 2 (``_merge_scd2``). Delta commits a new version even for
-    a MERGE that matches no clause, so the rows that would act are found first, and a re-run
-    of the same data leaves the table version alone.
-    """
-    from delta.tables import DeltaTable
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
-    if not delta_log.has_files(path, "event_date" if contract.kind == "event" else None, dates):
-        # nothing in silver to match (a new day, a first load): the increment is all inserts
-        delta_io.append(inc.select(*[n for n, _ in silver_columns(contract)]), path)
-        return True
-    if contract.kind == "entity":
-        return _merge_scd2(spark, path, inc, contract)
-    keys = merge_keys(contract)
-    data_cols = [n for n, _ in silver_columns(contract) if n not in ("_run_id", "_updated_at", *keys)]
-    current = spark.read.format("delta").load(path).where(F.col("event_date").isin(dates))
-    same = F.lit(True)
-    for c in keys + data_cols:
-        same = same & F.col(f"s.`{c}`").eqNullSafe(F.col(f"t.`{c}`"))
-    acting = inc.alias("s").join(current.alias("t"), same, "left_anti").persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        if acting.isEmpty():
-            return False
-        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        # Partition predicate: MERGE only scans the days this increment touches.
-        days = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
-        cond += f" AND t.event_date = s.event_date AND t.event_date IN ({days})"
-        (
-            DeltaTable.forPath(spark, path)
-            .alias("t")
-            .merge(acting.alias("s"), cond)
-            .whenMatchedUpdateAll()
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
-        return True
-    finally:
-        acting.unpersist()
-
-
-def _merge_scd2(spark: SparkSession, path: str, inc: DataFrame, contract: FeedContract) -> bool:
-    """SCD type 2: a changed entity closes its current version and opens a new one.
-
-    Rows that act are new entities, newer snapshots whose tracked attributes changed, and
-    corrections (same ``valid_from`` as the current version, fixed in place); an older
-    snapshot arriving late does not rewrite history. The acting rows are staged twice (the
-    usual Delta pattern): keyed, to close or correct the current version, and with a null key
-    for new versions, so closing and opening happen in one atomic MERGE.
-    """
-    from delta.tables import DeltaTable
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
-    keys = merge_keys(contract)
-    tracked = scd2_tracked(contract)
-    table = DeltaTable.forPath(spark, path)
-    current = table.toDF().where("is_current").alias("t")
-    on = F.lit(True)
-    for k in keys:
-        on = on & (F.col(f"s.`{k}`") == F.col(f"t.`{k}`"))
-
-    def differ(cols: list[str]) -> Column:
-        out = F.lit(False)
-        for c in cols:
-            out = out | ~F.col(f"s.`{c}`").eqNullSafe(F.col(f"t.`{c}`"))
-        return out
-
-    known = F.col(f"t.`{keys[-1]}`").isNotNull()
-    newer, same_or_newer = (
-        F.col("s.valid_from") > F.col("t.valid_from"),
-        F.col("s.valid_from") >= F.col("t.valid_from"),
-    )
-    new_version = known & differ(tracked) & newer
-    # a correction (same valid_from) or a newer measure: the current version is updated in place
-    in_place = known & ~new_version & same_or_newer & differ(tracked + scd2_measures(contract))
-    acting = (
-        inc.alias("s")
-        .join(current, on, "left")
-        .where(~known | new_version | in_place)
-        .select("s.*", new_version.alias("__new_version"))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    try:
-        if acting.isEmpty():
-            return False
-        mk = [f"__mk_{i}" for i in range(len(keys))]
-        staged = acting.select("*", *[F.col(k).alias(m) for k, m in zip(keys, mk, strict=True)]).unionByName(
-            acting.where("__new_version").select("*", *[F.lit(None).cast("string").alias(m) for m in mk])
-        )
-        cond = " AND ".join(f"t.`{k}` = s.`{m}`" for k, m in zip(keys, mk, strict=True)) + " AND t.is_current"
-        cols = [n for n, _ in silver_columns(contract)]
-        (
-            table.alias("t")
-            .merge(staged.alias("s"), cond)
-            .whenMatchedUpdate(
-                condition="s.__new_version",
-                set={
-                    "is_current": "false",
-                    "valid_to": "s.valid_from",
-                    "_run_id": "s._run_id",
-                    "_updated_at": "s._updated_at",
-                },  # fmt: skip
-            )
-            .whenMatchedUpdate(
-                set={c: f"s.`{c}`" for c in cols if c not in (*keys, "valid_from", "valid_to")}
-            )
-            .whenNotMatchedInsert(values={c: f"s.`{c}`" for c in cols})
-            .execute()
-        )
-        return True
-    finally:
-        acting.unpersist()
 
 
 @dataclass(frozen=True)
@@ -443,7 +180,7 @@ def promote_contract(
         if n == 0:
             pub.status = "empty"
             return pub, None, set(), moved(set())
-        if not _merge(spark, path, inc, contract, dates):
+        if not merge(spark, path, inc, contract, dates):
             pub.status = "unchanged"  # a re-delivery of what silver holds: no new version
         pub.delta_version = delta_log.latest_version(path)
         return pub, outcome, set(dates), moved(set(dates))

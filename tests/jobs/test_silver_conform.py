@@ -13,7 +13,7 @@ from citylake.districts import code_status, current_code
 from citylake.ids import is_valid_resident_id, resident_id_check
 from citylake.lake import Lake
 from citylake.quality.rowchecks import DQ_FAILED
-from jobs import silver_conform
+from jobs import silver_conform, silver_merge
 
 pytestmark = pytest.mark.spark
 
@@ -173,7 +173,7 @@ def _merge_day(spark, lake: Lake, contract, rows, day, systems=None) -> int | No
     bronze = _bronze(spark, contract, rows, day, f"b{day:%Y%m%d}")
     inc = silver_conform.conform(bronze, contract, KEY, f"run-{day}", NOW, systems).drop(DQ_FAILED)
     dates = sorted({r["event_date"] for r in inc.select("event_date").distinct().collect()})
-    silver_conform._merge(spark, path, inc, contract, dates)
+    silver_merge.merge(spark, path, inc, contract, dates)
     return delta_io.latest_version(spark, path)
 
 

@@ -1,0 +1,126 @@
+"""Bronze's pure transforms: the table's schema, record numbering, the split into bronze and quarantine rows.
+
+DataFrame in, DataFrame out; nothing here reads or writes storage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+from citylake import preflight
+from citylake.quality.rowchecks import DQ_FAILED
+from citylake.registry import FeedContract
+from jobs.bronze_read import CORRUPT, spark_type
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+
+def bronze_schema(contract: FeedContract) -> StructType:
+    from pyspark.sql import types as T
+
+    fields = [
+        T.StructField(c.name, spark_type(c.type), True, {"comment": c.description} if c.description else {})
+        for c in contract.columns
+    ]
+    fields += [
+        T.StructField("_unit", T.StringType(), False),
+        T.StructField("_feed", T.StringType(), False),
+        T.StructField("_source_file", T.StringType(), False),
+        T.StructField("_record_no", T.LongType(), False),
+        T.StructField("_ingested_at", T.TimestampType(), False),
+        T.StructField("_run_id", T.StringType(), False),
+        T.StructField("_batch_id", T.StringType(), False),
+        T.StructField("_logical_date", T.DateType(), False),
+        # ids of the suite's row-level expectations this record breaks (see citylake.quality)
+        T.StructField(DQ_FAILED, T.ArrayType(T.StringType(), False), True),
+    ]
+    return T.StructType(fields)
+
+
+def number_records(parsed: DataFrame, offsets: DataFrame) -> DataFrame:
+    """Attach file identity and record numbers from the per-split offsets (a broadcast join)."""
+    from pyspark.sql import functions as F
+
+    joined = parsed.join(F.broadcast(offsets), ["_file_path", "_block_start"])
+    return joined.withColumn("_record_no", F.col("_mono") + F.col("_offset")).drop("_offset")
+
+
+def to_bronze(
+    numbered: DataFrame,
+    contract: FeedContract,
+    run_id: str,
+    batch_id: str,
+    date: dt.date,
+    ingested_at: dt.datetime,
+) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    good = numbered.where(F.col(CORRUPT).isNull())
+    return good.select(
+        *[F.col(c.name) for c in contract.columns],
+        "_unit",
+        "_feed",
+        "_source_file",
+        "_record_no",
+        F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
+        F.lit(run_id).alias("_run_id"),
+        F.lit(batch_id).alias("_batch_id"),
+        F.lit(date).cast("date").alias("_logical_date"),
+        DQ_FAILED,
+    )
+
+
+def to_quarantine(
+    numbered: DataFrame,
+    contract: FeedContract,
+    run_id: str,
+    batch_id: str,
+    date: dt.date,
+    ingested_at: dt.datetime,
+) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    bad = numbered.where(F.col(CORRUPT).isNotNull())
+    return bad.select(
+        F.lit(run_id).alias("run_id"),
+        F.lit(date).cast("date").alias("logical_date"),
+        F.col("_unit").alias("unit"),
+        F.col("_feed").alias("feed"),
+        F.lit(contract.contract).alias("contract"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_record_no").alias("record_no"),
+        F.col(CORRUPT).alias("raw_text"),
+        F.col("_reason").alias("reason"),
+        F.lit(batch_id).alias("batch_id"),
+        F.lit(ingested_at).cast("timestamp").alias("quarantined_at"),
+    )
+
+
+def batch_id_for(contract: str, date: dt.date, files: list[preflight.LandedFile]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(f"{f.rel}:{f.sha256}" for f in files)).encode()).hexdigest()[:20]
+    return f"bronze:{contract}:{date.isoformat()}:{digest}"
+
+
+def match_files(stats: list[Any], files: list[preflight.LandedFile]) -> dict[str, preflight.LandedFile]:
+    """Spark reports file URIs; map each back to its landed file by the landing-relative path."""
+    by_rel = {f.rel: f for f in files}
+    out = {}
+    for row in stats:
+        uri = urllib.parse.unquote(row["_file_path"])
+        rel = "/".join(uri.split("/")[-4:])
+        if rel not in by_rel:
+            raise RuntimeError(f"Spark read a file the batch did not plan: {uri}")
+        out[row["_file_path"]] = by_rel[rel]
+    return out
+
+
+def drift_note(contract: FeedContract, keys: set[str], first: int | None) -> str | None:
+    if not keys:
+        return None
+    return (f"new keys {sorted(keys)} not in contract {contract.contract} v{contract.version}, first in "
+            f"record {first}; their values were not loaded")  # fmt: skip

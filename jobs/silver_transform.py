@@ -1,0 +1,162 @@
+"""Silver's pure transforms: bronze rows conformed to silver's layout, deduplicated, and quarantine rows.
+
+DataFrame in, DataFrame out; all Spark columns, no Python UDFs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from citylake import pii
+from citylake.districts import conform_code
+from citylake.geo import with_wgs84
+from citylake.layers import (
+    as_sent_column,
+    hash_column,
+    merge_keys,
+    silver_columns,
+    status_column,
+    valid_column,
+)
+from citylake.quality.rowchecks import DQ_FAILED
+from citylake.registry import FeedContract, Registry
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+    from pyspark.sql.types import StructType
+
+
+def silver_schema(contract: FeedContract) -> StructType:
+    from pyspark.sql import types as T
+
+    from jobs.bronze_read import spark_type
+
+    return T.StructType([T.StructField(n, spark_type(t), True) for n, t in silver_columns(contract)])
+
+
+def conform(
+    bronze: DataFrame,
+    contract: FeedContract,
+    key: bytes,
+    run_id: str,
+    now: dt.datetime,
+    systems: dict[str, str] | None = None,
+) -> DataFrame:
+    """Bronze rows in silver's layout (citylake.layers.silver_columns), all as Spark columns.
+
+    Personal data hashed (derived fields first), IDs checked, district and street codes
+    normalised, coordinates converted to WGS-84 from the system each unit's feed declares
+    (``systems``: "unit/feed" -> wgs84|gcj02|bd09), event_date derived.
+    """
+    from pyspark.sql import functions as F
+
+    cols: list[Column] = []
+    for c in contract.columns:
+        if c.pii:
+            cols.append(pii.hmac_hex(F.col(c.name), key).alias(hash_column(c.name)))
+            if c.pii == "resident_id":
+                cols.append(pii.resident_id_valid(F.col(c.name)).alias(valid_column(c.name)))
+            cols += [pii.resident_id_derived(F.col(c.name), d).alias(f"{c.name}_{d}") for d in c.derive]
+        elif c.role in ("district_code", "street_code"):
+            code, status = conform_code(F.col(c.name), c.role.split("_")[0])
+            cols += [code.alias(c.name), F.col(c.name).alias(as_sent_column(c.name)),
+                     status.alias(status_column(c.name))]  # fmt: skip
+        elif c.role in ("lon", "lat") and contract.coordinates:
+            cols.append(F.col(c.name).alias(as_sent_column(c.name)))
+        else:
+            cols.append(F.col(c.name))
+    event_date = F.to_date(F.col(contract.event_time)) if contract.kind == "event" else F.col("_logical_date")
+    extra = [F.coalesce(event_date, F.col("_logical_date")).alias("event_date")]
+    if contract.kind == "entity":
+        # a version is valid from the source's own update time (else the delivery date)
+        start = F.coalesce(F.col(contract.event_time), F.col("_logical_date").cast("timestamp"))
+        extra += [start.alias("valid_from"), F.lit(None).cast("timestamp").alias("valid_to"),
+                  F.lit(True).alias("is_current")]  # fmt: skip
+    meta: list[Column | str] = [
+        "_unit",
+        "_feed",
+        "_source_file",
+        "_record_no",
+        "_batch_id",
+        "_logical_date",
+        F.lit(run_id).alias("_run_id"),
+        F.lit(now).cast("timestamp").alias("_updated_at"),
+        DQ_FAILED,
+    ]
+    if not contract.coordinates:
+        return bronze.select(*cols, *extra, *meta)
+    lon, lat = contract.coordinates.lon, contract.coordinates.lat
+    pairs = sorted((systems or {}).items())
+    lookup = F.create_map(*[F.lit(x) for kv in pairs for x in kv]) if pairs else None
+    system = F.coalesce(
+        F.element_at(lookup, F.concat_ws("/", "_unit", "_feed")) if lookup is not None else F.lit(None),
+        F.lit("wgs84"),
+    )
+    df = bronze.select(*cols, system.alias("coord_system"), *extra, *meta)
+    df = with_wgs84(
+        df, as_sent_column(lon), as_sent_column(lat), F.col("coord_system"), lon, lat, "coord_status"
+    )
+    return df.select(*[n for n, _ in silver_columns(contract)], DQ_FAILED)
+
+
+def dedupe(df: DataFrame, contract: FeedContract, order: Column | None = None) -> tuple[DataFrame, DataFrame]:
+    """(kept, surplus): one row per merge key; the last delivered copy wins.
+
+    ``order`` ranks the bronze commits the rows came from (newest first), then file and record
+    decide. A surplus copy is one of the same batch as the kept row; a copy from an older batch
+    is superseded, as a MERGE of that batch followed by one of the newer would have replaced it.
+    So promoting several batches at once gives what promoting them one by one gives.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    keys = merge_keys(contract) + (["event_date"] if contract.kind == "event" else [])
+    rank = [order.desc()] if order is not None else []
+    w = Window.partitionBy(*keys).orderBy(*rank, F.desc("_source_file"), F.desc("_record_no"))
+    ranked = df.withColumn("_copy", F.row_number().over(w)).withColumn(
+        "_winner_batch", F.first("_batch_id").over(w)
+    )
+    kept = ranked.where("_copy = 1")
+    surplus = ranked.where((F.col("_copy") > 1) & (F.col("_batch_id") == F.col("_winner_batch")))
+    return kept.drop("_copy", "_winner_batch"), surplus.drop("_copy", "_winner_batch")
+
+
+def to_dq_rows(
+    df: DataFrame,
+    contract: FeedContract,
+    run_id: str,
+    date: dt.date,
+    reason: Any,
+    now: dt.datetime,
+    mark: int = -1,
+) -> DataFrame:
+    """Quarantine rows: where they came from, what they broke, and the record (personal data hashed).
+
+    ``mark``: the bronze version quarantine already holds rows through; older rows are left out.
+    """
+    from pyspark.sql import functions as F
+
+    record_cols = [n for n, _ in silver_columns(contract) if not n.startswith("_") and n != "event_date"]
+    if "_bronze_version" in df.columns:
+        df = df.where(F.col("_bronze_version") > mark)
+    return df.select(
+        F.lit(run_id).alias("run_id"),
+        F.lit(date).cast("date").alias("logical_date"),
+        F.col("_unit").alias("unit"),
+        F.col("_feed").alias("feed"),
+        F.lit(contract.contract).alias("contract"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_record_no").alias("record_no"),
+        F.col(DQ_FAILED).alias("failed_expectations"),
+        reason.alias("reason"),
+        F.to_json(F.struct(*record_cols)).alias("record"),
+        F.col("_batch_id").alias("batch_id"),
+        F.lit(now).cast("timestamp").alias("quarantined_at"),
+    )
+
+
+def coord_systems(registry: Registry, contract: str) -> dict[str, str]:
+    """ "unit/feed" -> the coordinate system that unit's feed declares."""
+    return {f"{f.unit.unit}/{f.spec.feed}": f.spec.coord_system for f in registry.feeds()
+            if f.contract.contract == contract and f.spec.coord_system}  # fmt: skip
