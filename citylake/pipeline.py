@@ -138,14 +138,6 @@ def _run_row(report: RunReport, started: dt.datetime, seconds: float) -> dict[st
     }  # fmt: skip
 
 
-def scope_contracts(registry: Registry, scope: Scope | None) -> list[str]:
-    """The contracts a run covers: every one in use, or those the scope's units and contracts deliver."""
-    scope = scope or Scope()
-    return sorted(
-        {f.contract.contract for f in registry.feeds() if scope.covers(f.unit.unit, f.contract.contract)}
-    )
-
-
 def run_daily(
     date: dt.date,
     settings: Settings | None = None,
@@ -219,9 +211,10 @@ def _run_daily(
     report = RunReport(run_id, date, bronze, timings={"bronze_s": time.perf_counter() - t0})
     t1 = time.perf_counter()
     say("step: silver")
-    contracts = scope_contracts(registry, scope)
+    contracts = (scope or Scope()).contracts_of(registry)
     report.silver = silver_conform.run(
-        spark, lake, registry, date, run_id, key, load_row_checks(registry, settings.expectations_dir),
+        spark, lake, registry, date, run_id, key,
+        load_row_checks(registry, settings.expectations_dir, [registry.contracts[c] for c in contracts]),
         settings.expectations_dir, gx, say, workers=settings.concurrency, contracts=contracts,
     )  # fmt: skip
     report.timings["silver_s"] = time.perf_counter() - t1

@@ -79,6 +79,12 @@ class Scope:
             return False
         return not self.contracts or contract in self.contracts
 
+    def contracts_of(self, registry: Registry) -> list[str]:
+        """The contracts the run covers: every one in use, or those the scope's units deliver."""
+        return sorted(
+            {f.contract.contract for f in registry.feeds() if self.covers(f.unit.unit, f.contract.contract)}
+        )
+
 
 def discover(
     lake: Lake, store: Store, registry: Registry, date: str, scope: Scope | None = None

@@ -149,11 +149,10 @@ def run(
     """
     store = store or store_for(lake.root)
     expectations_dir = expectations_dir or load_settings().expectations_dir
-    checks = load_row_checks(registry, expectations_dir)
-    exps = {
-        c.contract: suite_expectations(expectations_dir, c.suites_for("bronze"))
-        for c in registry.contracts.values()
-    }
+    # a scoped run sets up only the contracts its units deliver
+    in_scope = [registry.contracts[c] for c in (scope or preflight.Scope()).contracts_of(registry)]
+    checks = load_row_checks(registry, expectations_dir, in_scope)
+    exps = {c.contract: suite_expectations(expectations_dir, c.suites_for("bronze")) for c in in_scope}
     if validate and gx is None:
         gx = GxProject(lake, expectations_dir, mode=load_settings().gx_mode)
     if not validate:  # no row tags, no gate counts, no GX: the baseline the benchmark compares against
@@ -223,8 +222,8 @@ def run(
             evolve=contract.contract in touched,  # schema changes only for the tables this run writes
         )
 
-    # every contract's table exists (readers and marts expect them); creating one is a one-off
-    parallel.each(registry.contracts_in_use(), ensure, workers)
+    # every contract's table in scope exists (readers and marts expect them); creating one is a one-off
+    parallel.each(in_scope, ensure, workers)
 
     t2 = time.perf_counter()
     merged = BatchResult({}, {}, [])

@@ -242,10 +242,14 @@ def load_suite(expectations_dir: Path, suite: str) -> dict[str, Any]:
     return doc
 
 
-def load_row_checks(registry: Registry, expectations_dir: Path) -> dict[str, list[RowCheck]]:
-    """Row-level checks per contract, from every suite the contract names (ids prefixed by suite)."""
+def load_row_checks(
+    registry: Registry, expectations_dir: Path, contracts: list[FeedContract] | None = None
+) -> dict[str, list[RowCheck]]:
+    """Row-level checks per contract (``contracts``, else all), from every suite the contract
+    names (ids prefixed by suite)."""
     out: dict[str, list[RowCheck]] = {}
-    for name, contract in registry.contracts.items():
+    for contract in registry.contracts.values() if contracts is None else contracts:
+        name = contract.contract
         checks: list[RowCheck] = []
         for suite in contract.suites_for("bronze"):
             for c in row_checks(load_suite(expectations_dir, suite)):
