@@ -222,8 +222,9 @@ def run(
             evolve=contract.contract in touched,  # schema changes only for the tables this run writes
         )
 
-    # every contract's table in scope exists (readers and marts expect them); creating one is a one-off
-    parallel.each(in_scope, ensure, workers)
+    # every contract's table exists (readers and marts expect them): a log listing each once they
+    # do (no Spark), and only the tables this run writes are checked for schema changes
+    parallel.each(registry.contracts_in_use(), ensure, workers)
 
     t2 = time.perf_counter()
     merged = BatchResult({}, {}, [])

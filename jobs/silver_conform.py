@@ -227,8 +227,7 @@ def run(
             f"per unit, keyed by {', '.join(merge_keys(contract))}",
         )
 
-    # a listing each, once they exist; a scoped run looks only at its own contracts
-    parallel.each([registry.contracts[n] for n in sorted(names)], ensure, workers)
+    parallel.each(registry.contracts_in_use(), ensure, workers)  # a listing each, once they exist
 
     def promote(item: Owed) -> tuple[str, Publication, SuiteOutcome | None, set[dt.date], ProgressRow | None]:
         name = item.contract.contract
