@@ -30,11 +30,14 @@ if TYPE_CHECKING:
 TS_FORMAT = {"yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S"}
 
 
-def accepted_groups(lake: Lake, registry: Registry, date: dt.date) -> dict[str, list[ReadGroup]]:
-    """The read groups of the files preflight accepts for ``date``, by contract."""
+def accepted_groups(
+    lake: Lake, registry: Registry, date: dt.date, scope: preflight.Scope | None = None
+) -> dict[str, list[ReadGroup]]:
+    """The read groups of the files preflight accepts for ``date`` (in ``scope``), by contract."""
     store = store_for(lake.root)
     landed = [
-        preflight.check(lf, store) for lf in preflight.discover(lake, store, registry, date.isoformat())
+        preflight.check(lf, store)
+        for lf in preflight.discover(lake, store, registry, date.isoformat(), scope)
     ]
     out: dict[str, list[ReadGroup]] = defaultdict(list)
     for g in plan_reads([lf for lf in landed if lf.ok]):

@@ -34,6 +34,16 @@ TARGETS: dict[str, tuple[str, float | None, str]] = {
         3.0,
         "daily run (bronze to publish, with DQ) / bare Spark ingest of the same files",
     ),
+    "slope_vs_bare": (
+        "<=",
+        3.0,
+        "extra daily seconds per extra record / bare Spark's, between the two largest scales",
+    ),
+    "scoped_vs_bare": (
+        "<=",
+        5.0,
+        "a run scoped to one unit with one small file (bronze + silver + DQ) / bare Spark on that file",
+    ),
     "vs_polars_deltars": ("", None, "citylake bronze time / Polars + delta-rs time, same files"),
     "dag_parse_s": ("<", 2.0, "dags/ parse time with 250 units, fresh interpreter, imports included"),
     "skip_fraction": (
@@ -53,6 +63,8 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         for a, b in zip(scales, scales[1:], strict=False)
         if b["scale"] == 2 * a["scale"]
     ]
+    slope = slope_vs_bare(scales[-2], top) if len(scales) > 1 else None
+    scoped = results.get("scoped", {})
     values: dict[str, tuple[Any, str]] = {
         "ingest_vs_bare": (top["ingest_vs_bare"], f"scale {top['scale']}"),
         "per_feed_overhead_s": (
@@ -64,6 +76,11 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         "dq_all_share": (top["dq_all_share"], f"scale {top['scale']}"),
         "scaling_2x": (round(max(steps), 2) if steps else None, "max over doublings"),
         "daily_vs_bare": (top["daily_vs_bare"], f"scale {top['scale']}"),
+        "slope_vs_bare": (slope, f"scales {scales[-2]['scale']} to {top['scale']}" if slope else "-"),
+        "scoped_vs_bare": (
+            scoped.get("scoped_vs_bare"),
+            f"{scoped.get('unit')}, {scoped.get('records')} records",
+        ),
         "vs_polars_deltars": (top["vs_polars_deltars"], f"scale {top['scale']}"),
         "dag_parse_s": (results["dag_parse"]["dag_parse_s"], f"{results['dag_parse']['units']} units"),
         "skip_fraction": (results["layout"].get("skip_fraction"), f"scale {top['scale']}"),
@@ -75,6 +92,21 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         out[key] = {"value": value, "target": f"{op} {target}" if target is not None else None, "met": met,
                     "at": where}  # fmt: skip
     return out
+
+
+def slope_vs_bare(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """(extra daily s / extra record) / (extra bare s / extra record), from scale ``a`` to ``b``."""
+    if not all(k in r for r in (a, b) for k in ("bare_spark_s", "records")):
+        return None
+    extra_bare = b["bare_spark_s"] - a["bare_spark_s"]
+    if b["records"] <= a["records"] or extra_bare <= 0:
+        return None  # bare Spark did not grow: no per-record cost to compare against
+    return round((b["daily_s"] - a["daily_s"]) / extra_bare, 2)
+
+
+def _judge(key: str, value: Any) -> str:
+    op, target, _ = TARGETS[key]
+    return _mark(None if value is None or target is None else bool(OPS[op](value, target)))
 
 
 def _mark(met: bool | None) -> str:
@@ -105,15 +137,37 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += ["", "## The daily run at each scale", "",
               "| scale | records | files | MB landed | bare Spark s | Polars+delta-rs s | citylake bronze s | "
-              "daily s | silver s | gold s | GX s | ingest_vs_bare | daily_vs_bare | dq_overhead |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+              "daily s | silver s | gold s | GX s | ingest_vs_bare | daily_vs_bare | slope_vs_bare | dq_overhead |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    prev = None
     for r in results["scales"]:
         t = r["timings"]
+        slope = slope_vs_bare(prev, r) if prev else None
         lines.append(
             f"| {r['scale']} | {r['records']:,} | {r['files']} | {r['landed_mb']} | {r['bare_spark_s']} | "
             f"{r['polars_deltars_s']} | {r['bronze_s']} | {r['daily_s']} | {t.get('silver_s')} | {t.get('gold_s')} | "
-            f"{r['gx_s']} | {r['ingest_vs_bare']} | {r['daily_vs_bare']} | {r['dq_overhead']} |"
+            f"{r['gx_s']} | {r['ingest_vs_bare']} | {r['daily_vs_bare']} | {slope if slope else '-'} | {r['dq_overhead']} |"
         )
+        prev = r
+    if results.get("files"):
+        lines += ["", "## Single-file feeds (public data, one unit each, run scoped to it)", "",
+                  "| feed | format | records | MB | bare Spark s | Polars+delta-rs s | citylake bronze s | "
+                  "bronze + silver s | ingest_vs_bare | daily_vs_bare |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+        for f in results["files"]:
+            lines.append(
+                f"| {f['feed']} | {f['format']} | {f['records']:,} | {f['landed_mb']} | {f['bare_spark_s']} | "
+                f"{f['polars_deltars_s']} | {f['bronze_s']} | {f['daily_s']} | "
+                f"{f['ingest_vs_bare']} ({_judge('ingest_vs_bare', f['ingest_vs_bare'])}) | "
+                f"{f['daily_vs_bare']} ({_judge('daily_vs_bare', f['daily_vs_bare'])}) |"
+            )
+        lines += ["", "Steps: " + "; ".join(f"{f['format']}: " + ", ".join(f"{k} {v} s" for k, v in f["timings"].items())
+                                            for f in results["files"]) + "."]  # fmt: skip
+    if results.get("scoped"):
+        sc = results["scoped"]
+        lines += ["", f"A run scoped to {sc['unit']} ({sc['files']} file, {sc['records']} records) on a lake that has "
+                  f"run before: {sc['scoped_s']} s against bare Spark's {sc['bare_spark_s']} s. Steps: "
+                  + ", ".join(f"{k} {v} s" for k, v in sc["timings"].items()) + "."]  # fmt: skip
     pf = results["per_feed"]
     lines += ["", "## Fixed cost per feed", "",
               f"{pf['units']} units, {pf['feeds']} feeds, one small file each ({pf['records']:,} records): one ingest "

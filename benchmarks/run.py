@@ -13,7 +13,9 @@ the same JVM, on the same generated files, minutes apart. Sections, in order:
    district-month of ``ai_district_hourly_features`` skips.
 
 Writes ``benchmarks/results.json`` (or ``$BENCH_OUT``) and ``benchmarks/RESULTS.md``.
-``BENCH_QUICK=1`` runs a smaller profile (a smoke check, at most 5 minutes).
+``BENCH_PROFILE``: ``quick`` (a smoke check, at most 5 minutes; ``BENCH_QUICK=1`` too), ``full``
+(the default) or ``volume`` (scales 8 and 16 besides, and two single-file feeds of public data,
+benchmarks/volume.py; at most 40 minutes). Every profile also times a run scoped to one unit.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import layout, machine, peers, report
+from benchmarks import layout, machine, peers, report, volume
 from benchmarks.dag_parse import parse_dags
 from benchmarks.synthetic import registry_with_units
 from citylake.generate import generate
@@ -53,6 +55,7 @@ class Profile:
     scale_units: int  # units delivering in the scale runs (0: every registered unit)
     naive_sample: int  # feeds run as one spark-submit each
     tiny_scale: float = 0.01  # the per-feed run's "small file"
+    single_files: bool = False  # the two single-file feeds (benchmarks/volume.py)
 
 
 # scale 4 is the generator's nominal day (--scale 1: about 1.7 million records from 206 units)
@@ -62,6 +65,19 @@ FULL = Profile(
 # the smoke check: every section, on fewer units and two scales
 QUICK = Profile("quick", units=250, per_feed_units=6, base_scale=0.02, scales=(1, 2), scale_units=10,
                 naive_sample=1)  # fmt: skip
+# at volume: scale 16 is about 7 million records and 535 MB, plus the single-file feeds (<= 40 min)
+VOLUME = dataclasses.replace(FULL, name="volume", scales=(1, 2, 4, 8, 16), single_files=True)
+PROFILES = {p.name: p for p in (QUICK, FULL, VOLUME)}
+
+
+def chosen_profile() -> Profile:
+    """BENCH_PROFILE=quick|full|volume; BENCH_QUICK=1 is kept as the quick profile's old switch."""
+    name = os.environ.get("BENCH_PROFILE") or (
+        "quick" if os.environ.get("BENCH_QUICK", "") not in ("", "0") else "full"
+    )
+    if name not in PROFILES:
+        raise SystemExit(f"BENCH_PROFILE={name}: choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]
 
 
 def log(msg: str) -> None:
@@ -214,7 +230,7 @@ def bench_scale(
 
 
 def main() -> None:
-    profile = QUICK if os.environ.get("BENCH_QUICK", "") not in ("", "0") else FULL
+    profile = chosen_profile()
     out = Path(os.environ.get("BENCH_OUT") or HERE / "results.json")
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -237,6 +253,10 @@ def main() -> None:
         results["session_start_s"] = round(time.perf_counter() - t, 1)
         log("per-feed cost")
         results["per_feed"] = bench_per_feed(spark, settings, tmp, profile)
+        log("a run scoped to one unit")
+        results["scoped"] = volume.bench_scoped(spark, settings, reg, Lake(str(tmp / "per-feed")),
+                                                DAY + dt.timedelta(days=1), tmp)  # fmt: skip
+        log(f"scoped: {results['scoped']}")
         scales = []
         lake = None
         for scale in profile.scales:
@@ -245,6 +265,10 @@ def main() -> None:
             if scale != profile.scales[-1]:
                 shutil.rmtree(lake.root, ignore_errors=True)
         results["scales"] = scales
+        if profile.single_files:
+            log("single-file feeds")
+            results["files"] = volume.bench_files(spark, settings, tmp, DAY)
+            log(f"single-file feeds: {results['files']}")
         assert lake is not None
         results["layout"] = layout.measure(lake, reg, DAY)
         spark.stop()

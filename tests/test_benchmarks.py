@@ -5,6 +5,7 @@ worked on concurrently without losing order or failures."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 
 import pytest
@@ -112,3 +113,51 @@ def test_summary_judges_each_figure_against_its_target():
     assert s["daily_vs_bare"]["met"] is True and s["per_feed_overhead_s"]["met"] is True
     assert s["vs_polars_deltars"]["met"] is None  # reported, no target
     assert s["daily_s"] == {"1": 100.0, "2": 230.0}
+
+
+def test_slope_compares_the_extra_cost_per_record_with_bare_sparks():
+    small = {"scale": 8, "records": 1_000_000, "bare_spark_s": 20.0, "daily_s": 60.0}
+    large = {"scale": 16, "records": 2_000_000, "bare_spark_s": 30.0, "daily_s": 95.0}
+    # 35 s more for the daily run against 10 s more for bare Spark, for the same extra records
+    assert report.slope_vs_bare(small, large) == 3.5
+    assert report.slope_vs_bare(small, {**large, "bare_spark_s": 19.0}) is None  # bare did not grow
+    s = report.summary({
+        "scales": [{**small, "ingest_vs_bare": 0.9, "dq_overhead": 0.1, "dq_all_share": 0.2, "daily_vs_bare": 3.0,
+                    "vs_polars_deltars": 2.0},
+                   {**large, "ingest_vs_bare": 0.9, "dq_overhead": 0.1, "dq_all_share": 0.2, "daily_vs_bare": 3.2,
+                    "vs_polars_deltars": 2.0}],
+        "per_feed": {"per_feed_overhead_s": 0.4, "feeds": 313, "naive_per_feed_s": 20.0},
+        "dag_parse": {"dag_parse_s": 1.0, "units": 250}, "layout": {"skip_fraction": 0.95},
+        "scoped": {"scoped_vs_bare": 4.2, "unit": "d310101_eco", "records": 20},
+    })  # fmt: skip
+    assert s["slope_vs_bare"] == {"value": 3.5, "target": "<= 3.0", "met": False, "at": "scales 8 to 16"}
+    assert s["scoped_vs_bare"]["value"] == 4.2 and s["scoped_vs_bare"]["met"] is True
+
+
+def test_volume_profile_adds_scales_8_and_16_and_the_single_file_feeds(monkeypatch):
+    from benchmarks import run
+
+    monkeypatch.setenv("BENCH_PROFILE", "volume")
+    p = run.chosen_profile()
+    assert p.scales[-2:] == (8, 16) and p.single_files
+    monkeypatch.setenv("BENCH_PROFILE", "")
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    assert run.chosen_profile().name == "quick"
+    monkeypatch.setenv("BENCH_PROFILE", "huge")
+    with pytest.raises(SystemExit, match="BENCH_PROFILE=huge"):
+        run.chosen_profile()
+
+
+def test_flights_feeds_onboard_as_one_contract_and_two_units(tmp_path):
+    from benchmarks import volume
+    from citylake.quality.suites import validate_suites
+    from citylake.settings import load_settings
+
+    settings = load_settings()
+    schemas, exps = tmp_path / "schemas", tmp_path / "expectations"
+    shutil.copytree(settings.registry_dir, schemas)
+    shutil.copytree(settings.expectations_dir, exps)
+    reg = volume.onboard(schemas, exps)
+    feeds = {(f.unit.unit, f.spec.format) for f in reg.feeds() if f.contract.contract == volume.CONTRACT}
+    assert feeds == {("bench_flights_parquet", "parquet"), ("bench_flights_csv", "csv")}
+    assert validate_suites(reg, exps) == []

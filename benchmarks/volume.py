@@ -1,0 +1,186 @@
+"""The volume profile's single-file feeds, and the scoped run.
+
+Two feeds of one file each, onboarded as a contract and two units in the benchmark's own
+registry copy, from public data nobody here wrote: vega-datasets' ``flights-3m.parquet`` (npm,
+3,000,000 US flights of 2001), as sent, and the same flights as one CSV of at least 300 MB
+(three years: each copy's times moved on by a year, so keys stay distinct), larger than Spark's
+split size, so record numbers are tested across splits.
+
+Set-up caches the npm tarball under ``.cache/bench/``; nothing is fetched once it is there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import shutil
+import tarfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks import peers
+from citylake.lake import Lake
+from citylake.preflight import Scope
+from citylake.quality.suites import write_default_suites
+from citylake.registry import Registry, load_registry
+from citylake.settings import REPO_ROOT, Settings
+
+VEGA = "vega-datasets"
+VEGA_VERSION = "3.2.1"
+TARBALL = f"https://registry.npmjs.org/{VEGA}/-/{VEGA}-{VEGA_VERSION}.tgz"
+MEMBER = "package/data/flights-3m.parquet"
+CACHE = REPO_ROOT / ".cache" / "bench"
+CONTRACT = "flight_delays"
+UNITS = {"parquet": "bench_flights_parquet", "csv": "bench_flights_csv"}
+CSV_MIN_BYTES = 300_000_000
+
+FLIGHTS_CONTRACT = {
+    "contract": CONTRACT,
+    "version": 1,
+    "title": "Flight delays",
+    "description": "Departures with their delay and distance (vega-datasets flights-3m, public data).",
+    "kind": "event",
+    "action_area": "new_platforms",
+    "owner": "citylake benchmarks",
+    "cadence": "daily",
+    "event_time": "departed_at",
+    "business_keys": ["departed_at", "origin", "destination"],
+    "suites": [f"bronze/{CONTRACT}", f"silver/{CONTRACT}"],
+    "columns": [
+        {"name": "departed_at", "type": "timestamp", "nullable": False, "aliases": ["date"]},
+        {"name": "delay_min", "type": "long", "nullable": True, "aliases": ["delay"]},
+        {"name": "distance_mi", "type": "long", "nullable": True, "aliases": ["distance"], "min": 0},
+        {"name": "origin", "type": "string", "nullable": False},
+        {"name": "destination", "type": "string", "nullable": False},
+    ],
+}
+
+
+def flights_parquet() -> Path:
+    """flights-3m.parquet from the npm tarball, cached."""
+    out = CACHE / "flights-3m.parquet"
+    if out.exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tgz = CACHE / f"{VEGA}-{VEGA_VERSION}.tgz"
+    if not tgz.exists():
+        with urllib.request.urlopen(TARBALL, timeout=300) as resp:  # noqa: S310 (a fixed https URL)
+            tgz.write_bytes(resp.read())
+    with tarfile.open(tgz) as tar:
+        member = tar.extractfile(MEMBER)
+        if member is None:
+            raise FileNotFoundError(f"{tgz}: no {MEMBER}")
+        tmp = out.with_suffix(".part")
+        tmp.write_bytes(member.read())
+        tmp.rename(out)
+    return out
+
+
+def flights_csv(min_bytes: int = CSV_MIN_BYTES) -> Path:
+    """The flights as one CSV of at least ``min_bytes``: copies of the year, a year apart."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    out = CACHE / f"flights-{min_bytes // 1_000_000}mb.csv"
+    if out.exists():
+        return out
+    table = pq.read_table(flights_parquet())
+    tmp = out.with_suffix(".part")
+    with open(tmp, "wb") as fh:
+        copy = 0
+        while fh.tell() < min_bytes:
+            shifted = table.set_column(
+                0, "date", pc.strftime(pc.add(table["date"], pa.scalar(dt.timedelta(days=365 * copy))),
+                                        format="%Y-%m-%d %H:%M:%S"),
+            )  # fmt: skip
+            buf = io.BytesIO()
+            pcsv.write_csv(shifted, buf, pcsv.WriteOptions(include_header=copy == 0, quoting_style="none"))
+            fh.write(buf.getvalue())
+            copy += 1
+    tmp.rename(out)
+    return out
+
+
+def onboard(schemas: Path, expectations: Path) -> Registry:
+    """Add the flights contract and its two units to a registry copy, with default suites."""
+    (schemas / "contracts" / f"{CONTRACT}.yaml").write_text(yaml.safe_dump(FLIGHTS_CONTRACT, sort_keys=False))
+    for fmt, unit in UNITS.items():
+        doc = {"unit": unit, "name": f"Benchmark flights ({fmt})", "name_zh": "航班基准", "kind": "operator",
+               "action_area": "new_platforms", "owner": "citylake benchmarks",
+               "contact": "the citylake engineers", "feeds": [{"feed": "flights", "contract": CONTRACT,
+                                                                "format": fmt}]}  # fmt: skip
+        (schemas / "units" / f"{unit}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    reg = load_registry(schemas)
+    write_default_suites(reg, expectations)
+    return reg
+
+
+def bench_files(spark: Any, settings: Settings, tmp: Path, day: dt.date) -> list[dict[str, Any]]:
+    """Each single-file feed on its own lake: bare Spark, Polars + delta-rs and citylake's run
+    scoped to its unit (bronze and silver, with DQ), in this session."""
+    from citylake.pipeline import run_daily
+
+    schemas, expectations = tmp / "schemas-volume", tmp / "expectations-volume"
+    shutil.copytree(settings.registry_dir, schemas)
+    shutil.copytree(settings.expectations_dir, expectations)
+    reg = onboard(schemas, expectations)
+    sources = {"parquet": flights_parquet(), "csv": flights_csv()}
+    rows = []
+    for fmt, src in sources.items():
+        unit = UNITS[fmt]
+        lake = Lake(str(tmp / f"volume-{fmt}"))
+        landing = Path(lake.landing_dir(unit, "flights", day.isoformat()))
+        landing.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, landing / f"flights.{fmt}")
+        scope = Scope(frozenset({unit}))
+        groups = peers.accepted_groups(lake, reg, day, scope)
+        bare_s = peers.bare_spark(spark, groups, str(tmp / f"bare-volume-{fmt}"))
+        polars_s = peers.polars_deltars(groups, str(tmp / f"polars-volume-{fmt}"))
+        conf = dataclasses.replace(settings, lake_root=lake.root, registry_dir=schemas,
+                                   expectations_dir=expectations)  # fmt: skip
+        t = time.perf_counter()
+        run = run_daily(day, conf, spark, reg, scope=scope, marts=False)
+        daily_s = time.perf_counter() - t
+        records = sum(f.rows_landed for f in run.bronze.files)
+        bronze_s = run.timings["bronze_s"]
+        rows.append({
+            "feed": f"{unit}/flights", "format": fmt, "records": records,
+            "landed_mb": round(src.stat().st_size / 1e6, 1), "status": run.status,
+            "bare_spark_s": round(bare_s, 1), "polars_deltars_s": round(polars_s, 1),
+            "bronze_s": round(bronze_s, 1), "daily_s": round(daily_s, 1),
+            "timings": {k: round(v, 1) for k, v in {**run.bronze.timings, **run.timings}.items()},
+            "ingest_vs_bare": round(bare_s / bronze_s, 3), "daily_vs_bare": round(daily_s / bare_s, 2),
+        })  # fmt: skip
+        for out_dir in (tmp / f"bare-volume-{fmt}", tmp / f"polars-volume-{fmt}", Path(lake.root)):
+            shutil.rmtree(out_dir, ignore_errors=True)
+    return rows
+
+
+def bench_scoped(
+    spark: Any, settings: Settings, reg: Registry, lake: Lake, day: dt.date, tmp: Path
+) -> dict[str, Any]:
+    """One unit delivering one small file to a lake that has run before, scoped to that unit."""
+    from citylake.generate import generate
+    from citylake.pipeline import run_daily
+
+    unit = next(u.unit for u in sorted(reg.units.values(), key=lambda u: u.unit) if len(u.feeds) == 1)
+    reports = generate(reg, day, 0.01, [unit], lake, faults=False)
+    scope = Scope(frozenset({unit}))
+    groups = peers.accepted_groups(lake, reg, day, scope)
+    bare_s = peers.bare_spark(spark, groups, str(tmp / "bare-scoped"))
+    conf = dataclasses.replace(settings, lake_root=lake.root)
+    t = time.perf_counter()
+    run = run_daily(day, conf, spark, reg, scope=scope, marts=False)
+    scoped_s = time.perf_counter() - t
+    shutil.rmtree(tmp / "bare-scoped", ignore_errors=True)
+    return {"unit": unit, "files": len(reports), "records": sum(r.records for r in reports),
+            "status": run.status, "bare_spark_s": round(bare_s, 2), "scoped_s": round(scoped_s, 1),
+            "timings": {k: round(v, 1) for k, v in {**run.bronze.timings, **run.timings}.items()},
+            "scoped_vs_bare": round(scoped_s / bare_s, 2)}  # fmt: skip
