@@ -92,16 +92,16 @@ def flights_csv(min_bytes: int = CSV_MIN_BYTES) -> Path:
     if out.exists():
         return out
     table = pq.read_table(flights_parquet())
+    seconds = table["date"].cast(pa.timestamp("s"))  # the contract's yyyy-MM-dd HH:mm:ss, no fraction
     tmp = out.with_suffix(".part")
     with open(tmp, "wb") as fh:
+        fh.write((",".join(table.column_names) + "\n").encode())
         copy = 0
         while fh.tell() < min_bytes:
-            shifted = table.set_column(
-                0, "date", pc.strftime(pc.add(table["date"], pa.scalar(dt.timedelta(days=365 * copy))),
-                                        format="%Y-%m-%d %H:%M:%S"),
-            )  # fmt: skip
+            later = pc.add(seconds, pa.scalar(dt.timedelta(days=365 * copy), pa.duration("s")))
+            shifted = table.set_column(0, "date", pc.strftime(later, format="%Y-%m-%d %H:%M:%S"))
             buf = io.BytesIO()
-            pcsv.write_csv(shifted, buf, pcsv.WriteOptions(include_header=copy == 0, quoting_style="none"))
+            pcsv.write_csv(shifted, buf, pcsv.WriteOptions(include_header=False, quoting_style="none"))
             fh.write(buf.getvalue())
             copy += 1
     tmp.rename(out)
