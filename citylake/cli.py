@@ -12,15 +12,26 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from citylake.cli_inspect import cmd_catalog, cmd_docs, cmd_query, cmd_status
+from citylake.cli_output import (
+    EXIT_BUSY,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    console_for,
+    print_catalog_summary,
+    print_run,
+    progress_printer,
+)
 from citylake.registry import RegistryError, load_registry
 from citylake.runlock import LakeBusy
 from citylake.settings import ConfigError, load_settings
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 0, 1, 2, 3, 4
 DEMO_DATE = dt.date(2026, 11, 20)
 DEMO_SCALE = 0.2
 
@@ -44,26 +55,6 @@ def _scale(value: str) -> float:
     if not 0 < s <= 100:
         raise argparse.ArgumentTypeError("scale must be in (0, 100]")
     return s
-
-
-def _console(json_mode: bool) -> Any:
-    from rich.console import Console
-
-    # Human output goes to stderr when --json owns stdout.
-    # soft_wrap: long paths and SQL stay on one line, so they can be copied.
-    return Console(stderr=json_mode, highlight=False, soft_wrap=True)
-
-
-def _progress(console: Any) -> Callable[[str], None]:
-    start = time.perf_counter()
-
-    def say(msg: str) -> None:
-        console.print(f"[dim]{time.perf_counter() - start:7.1f}s[/dim]  {msg}")
-
-    return say
-
-
-# --- commands ------------------------------------------------------------------------------
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -127,7 +118,7 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
             f"{u.name} {u.name_zh}",
             ", ".join(f"{f.feed}({f.format})" for f in u.feeds),
         )
-    _console(False).print(table)
+    console_for(False).print(table)
     return EXIT_OK
 
 
@@ -137,7 +128,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
-    console = _console(False)
+    console = console_for(False)
     t0 = time.perf_counter()
     with console.status("generating feeds") as status:
         reports = generate(
@@ -160,7 +151,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from citylake.pipeline import run_daily
 
-    console = _console(args.json)
+    console = console_for(args.json)
     settings = load_settings()
     reg = load_registry(settings.registry_dir)  # fail on config before starting a JVM
     from citylake.preflight import Scope
@@ -171,55 +162,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"citylake run: not in the registry: {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
     scope = Scope(frozenset(args.units), frozenset(args.contracts))
-    report = run_daily(args.date, settings, registry=reg, progress=_progress(console), scope=scope,
+    report = run_daily(args.date, settings, registry=reg, progress=progress_printer(console), scope=scope,
                        marts=not args.no_marts, wait_s=args.wait)  # fmt: skip
     if args.json:
         print(json.dumps(report.json(), ensure_ascii=False, indent=1))
     else:
-        _print_run(console, report)
+        print_run(console, report)
     return report.exit_code
-
-
-def _print_run(console: Any, report: Any) -> None:
-    from collections import Counter
-
-    from rich.table import Table
-
-    files = report.bronze.files
-    by_status = Counter(f.status for f in files)
-    table = Table(title=f"run {report.run_id} for {report.date}: {report.status.upper()}")
-    for col in ("status", "files", "rows landed", "rows in bronze", "rows quarantined"):
-        table.add_column(col, justify="right" if col != "status" else "left")
-    for status, n in sorted(by_status.items()):
-        sel = [f for f in files if f.status == status]
-        table.add_row(
-            status,
-            str(n),
-            f"{sum(f.rows_landed for f in sel):,}",
-            f"{sum(f.rows_bronze for f in sel):,}",
-            f"{sum(f.rows_quarantined for f in sel):,}",
-        )
-    console.print(table)
-    problems = [f for f in files if f.status in ("rejected", "conflict", "failed")]
-    for f in problems[:20]:
-        console.print(f"[red]{f.status}[/red] {f.file}: {f.reason}")
-    if len(problems) > 20:
-        console.print(f"... and {len(problems) - 20} more; see ops.run_ledger")
-    for v in report.held_feeds:
-        console.print(f"[red]held[/red] {v.unit}/{v.feed}: not promoted to silver, {v.reason()}")
-    for o in report.owed:
-        console.print(f"[yellow]owed[/yellow] {o.target}: {o.detail}")
-    pubs = report.publications
-    published = [p for p in pubs if p.status == "published"]
-    changed = [p for p in pubs if p.status not in ("empty", "unchanged")]
-    console.print(f"published {len(published)} of {len(changed)} changed silver/gold datasets")
-    for p in pubs:
-        if p.status == "failed":
-            console.print(
-                f"[red]not published[/red] {p.dataset} (current version stays {p.delta_version}): {p.reason}"
-            )
-    if report.docs:
-        console.print(f"Data Docs: {report.docs}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -229,8 +178,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
-    console = _console(False)
-    say = _progress(console)
+    console = console_for(False)
+    say = progress_printer(console)
     lake = Lake(settings.lake_root)
     say(
         f"generating {len(reg.units)} units' feeds for {args.date} at scale {args.scale} into {lake.zone('landing')}"
@@ -238,8 +187,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     reports = generate(reg, args.date, args.scale, None, lake)
     say(f"landed {len(reports)} files, {sum(r.records for r in reports):,} records")
     report = run_daily(args.date, settings, registry=reg, progress=say, wait_s=args.wait)
-    _print_run(console, report)
-    _print_catalog_summary(console, lake)
+    print_run(console, report)
+    print_catalog_summary(console, lake)
     console.print(
         "\nWhere to look next:\n"
         f"  lake:         {lake.root}\n"
@@ -255,128 +204,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _print_catalog_summary(console: Any, lake: Any) -> None:
-    from rich.table import Table
-
-    from citylake import catalog
-
-    rows = catalog.describe(catalog.lake_tables(lake))
-    table = Table(title="tables")
-    for col in ("table", "version", "rows"):
-        table.add_column(col, justify="right" if col != "table" else "left")
-    for r in rows:
-        table.add_row(str(r["name"]), str(r["version"]), f"{r['rows']:,}")
-    console.print(table)
-
-
-def cmd_catalog(args: argparse.Namespace) -> int:
-    from citylake import catalog
-    from citylake.lake import Lake
-
-    lake = Lake(load_settings().lake_root)  # no JVM: versions and row counts come from the logs
-    if args.json:
-        print(json.dumps(catalog.describe(catalog.lake_tables(lake)), indent=1))
-    else:
-        _print_catalog_summary(_console(False), lake)
-    return EXIT_OK
-
-
-def cmd_query(args: argparse.Namespace) -> int:
-    from citylake import catalog
-    from citylake.lake import Lake
-    from citylake.spark import get_spark
-
-    settings = load_settings()
-    spark = get_spark("citylake-query", settings)
-    catalog.register_all(spark, Lake(settings.lake_root))
-    df = spark.sql(args.sql)
-    rows = df.limit(args.limit).collect()
-    if args.json:
-        print(json.dumps([r.asDict(recursive=True) for r in rows], ensure_ascii=False, default=str, indent=1))
-        return EXIT_OK
-    from rich.table import Table
-
-    table = Table()
-    for name in df.columns:
-        table.add_column(name)
-    for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r])
-    _console(False).print(table)
-    return EXIT_OK
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from citylake.lake import Lake
-    from citylake.spark import get_spark
-    from citylake.status import dataset_status, feed_status, pipeline_status
-
-    settings = load_settings()
-    reg = load_registry(settings.registry_dir)
-    lake = Lake(settings.lake_root)
-    if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
-        days = pipeline_status(lake, reg, args.as_of)
-        if args.json:
-            print(json.dumps(days, ensure_ascii=False, indent=1))
-        else:
-            _print_pipeline(days)
-        return EXIT_OK
-    spark = get_spark("citylake-status", settings)
-    if args.datasets:
-        datasets = dataset_status(spark, lake)
-        if args.json:
-            print(json.dumps(datasets, ensure_ascii=False, indent=1))
-            return EXIT_OK
-        _print_datasets(datasets)
-        return EXIT_OK
-    rows = feed_status(spark, lake, reg, args.as_of)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return EXIT_OK
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} feeds as of {args.as_of}")
-    cols = ("unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq", "schema_drift")
-    for col in cols:
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*["" if r[k] is None else str(r[k]) for k in cols])
-    _console(False).print(table)
-    _print_datasets(dataset_status(spark, lake))
-    _print_pipeline(pipeline_status(lake, reg, args.as_of))
-    return EXIT_OK
-
-
-def _print_pipeline(days: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="pipeline per logical date (what each step still owes)")
-    for col in ("date", "status", "owed", "last run"):
-        table.add_column(col)
-    for d in days:
-        owed = "\n".join(f"{o['step']}: {o['target']}: {o['detail']}" for o in d["owed"])
-        last = (d["last_run"] or "") + (f" ({d['note']})" if d["note"] else "")
-        table.add_row(d["date"], d["status"], owed, last, style="yellow" if d["status"] != "ok" else None)
-    _console(False).print(table)
-
-
-def _print_datasets(datasets: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"{len(datasets)} silver and gold datasets (newest publication attempt)")
-    for col in ("dataset", "status", "logical_date", "current_version", "last_published_at"):
-        table.add_column(col, no_wrap=col == "dataset")
-    for d in datasets:
-        style = "red" if d["status"] == "failed" else None
-        table.add_row(*["" if d[k] is None else str(d[k]) for k in ("dataset", "status", "logical_date",
-                        "current_version", "last_published_at")], style=style)  # fmt: skip
-    console = _console(False)
-    console.print(table)
-    for d in datasets:
-        if d["status"] == "failed":
-            console.print(f"[red]failed[/red] {d['dataset']} (readers keep version {d['current_version']}): "
-                          f"{d['reason']}")  # fmt: skip
-
-
 def cmd_marts(args: argparse.Namespace) -> int:
     from citylake.pipeline import run_marts
 
@@ -387,7 +214,7 @@ def cmd_marts(args: argparse.Namespace) -> int:
         print(f"citylake marts: no mart doc for {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
     result = run_marts(args.date, list(args.marts) or None, settings, registry=reg,
-                       progress=_progress(_console(args.json)), wait_s=args.wait)  # fmt: skip
+                       progress=progress_printer(console_for(args.json)), wait_s=args.wait)  # fmt: skip
     pubs = [p.json() for p in result.publications]
     if args.json:
         print(json.dumps({"date": args.date.isoformat(), "publications": pubs}, ensure_ascii=False, indent=1))
@@ -429,29 +256,6 @@ def cmd_landing(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    return EXIT_OK
-
-
-def cmd_docs(args: argparse.Namespace) -> int:
-    from citylake import dictionary
-    from citylake.lake import Lake
-    from citylake.storage import store_for
-
-    settings = load_settings()
-    text = dictionary.render(load_registry(settings.registry_dir)).encode("utf-8")
-    if args.dictionary:  # only the dictionary, to a path: no lake, no GX (make dictionary)
-        Path(args.dictionary).write_bytes(text)
-        print(f"Data dictionary: {args.dictionary}")
-        return EXIT_OK
-    from citylake.quality.gx_runner import GxProject
-
-    lake = Lake(settings.lake_root)
-    target = f"{lake.zone('_system')}/docs/data_dictionary.md"
-    store_for(lake.root).write_bytes(target, text)
-    print(f"Data dictionary: {target}")
-    index = GxProject(lake, settings.expectations_dir).build_docs()
-    print(f"Data Docs: {index}")
-    print(f"open file://{index} in a browser (works offline)")
     return EXIT_OK
 
 

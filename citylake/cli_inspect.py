@@ -1,0 +1,111 @@
+"""The commands that look at the lake and describe it: catalog, query, status and docs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from citylake.cli_output import EXIT_OK, console_for, print_catalog_summary, print_datasets, print_pipeline
+from citylake.registry import load_registry
+from citylake.settings import load_settings
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from citylake import catalog
+    from citylake.lake import Lake
+
+    lake = Lake(load_settings().lake_root)  # no JVM: versions and row counts come from the logs
+    if args.json:
+        print(json.dumps(catalog.describe(catalog.lake_tables(lake)), indent=1))
+    else:
+        print_catalog_summary(console_for(False), lake)
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from citylake import catalog
+    from citylake.lake import Lake
+    from citylake.spark import get_spark
+
+    settings = load_settings()
+    spark = get_spark("citylake-query", settings)
+    catalog.register_all(spark, Lake(settings.lake_root))
+    df = spark.sql(args.sql)
+    rows = df.limit(args.limit).collect()
+    if args.json:
+        print(json.dumps([r.asDict(recursive=True) for r in rows], ensure_ascii=False, default=str, indent=1))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table()
+    for name in df.columns:
+        table.add_column(name)
+    for r in rows:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    console_for(False).print(table)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from citylake.lake import Lake
+    from citylake.spark import get_spark
+    from citylake.status import dataset_status, feed_status, pipeline_status
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    lake = Lake(settings.lake_root)
+    if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
+        days = pipeline_status(lake, reg, args.as_of)
+        if args.json:
+            print(json.dumps(days, ensure_ascii=False, indent=1))
+        else:
+            print_pipeline(days)
+        return EXIT_OK
+    spark = get_spark("citylake-status", settings)
+    if args.datasets:
+        datasets = dataset_status(spark, lake)
+        if args.json:
+            print(json.dumps(datasets, ensure_ascii=False, indent=1))
+            return EXIT_OK
+        print_datasets(datasets)
+        return EXIT_OK
+    rows = feed_status(spark, lake, reg, args.as_of)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} feeds as of {args.as_of}")
+    cols = ("unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq", "schema_drift")
+    for col in cols:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*["" if r[k] is None else str(r[k]) for k in cols])
+    console_for(False).print(table)
+    print_datasets(dataset_status(spark, lake))
+    print_pipeline(pipeline_status(lake, reg, args.as_of))
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from citylake import dictionary
+    from citylake.lake import Lake
+    from citylake.storage import store_for
+
+    settings = load_settings()
+    text = dictionary.render(load_registry(settings.registry_dir)).encode("utf-8")
+    if args.dictionary:  # only the dictionary, to a path: no lake, no GX (make dictionary)
+        Path(args.dictionary).write_bytes(text)
+        print(f"Data dictionary: {args.dictionary}")
+        return EXIT_OK
+    from citylake.quality.gx_runner import GxProject
+
+    lake = Lake(settings.lake_root)
+    target = f"{lake.zone('_system')}/docs/data_dictionary.md"
+    store_for(lake.root).write_bytes(target, text)
+    print(f"Data dictionary: {target}")
+    index = GxProject(lake, settings.expectations_dir).build_docs()
+    print(f"Data Docs: {index}")
+    print(f"open file://{index} in a browser (works offline)")
+    return EXIT_OK
