@@ -259,9 +259,6 @@ def cmd_landing(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- wiring --------------------------------------------------------------------------------
-
-
 def _wait_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", type=float, default=None, metavar="SECONDS",
                    help="if another run holds the lake, wait up to SECONDS for it (default: "
