@@ -28,6 +28,9 @@ class Settings:
     spark_master: str = "local[2]"
     jars_dir: Path = REPO_ROOT / ".cache" / "jars"
     shuffle_partitions: int = 4
+    # tasks Delta replays a table's log into when Spark loads a snapshot: one is fastest for the
+    # lake's tables (hundreds of files; each extra task cost ~0.1 s a read on 2 cores)
+    snapshot_partitions: int = 1
     driver_memory: str = "4g"
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
     pii_key_file: Path = REPO_ROOT / ".cache" / "secrets" / "pii_key"
@@ -82,6 +85,9 @@ def load_settings() -> Settings:
     if lake_root.startswith("file://"):
         lake_root = lake_root[len("file://") :]
     partitions = _int("CITYLAKE_SHUFFLE_PARTITIONS", "4")
+    snapshot_partitions = _int("CITYLAKE_SNAPSHOT_PARTITIONS", "1")
+    if partitions < 1 or snapshot_partitions < 1:
+        raise ConfigError("CITYLAKE_SHUFFLE_PARTITIONS and CITYLAKE_SNAPSHOT_PARTITIONS must be at least 1")
     concurrency = _int("CITYLAKE_CONCURRENCY", "4", " (tables worked on at once)")
     if concurrency < 1:
         raise ConfigError(f"CITYLAKE_CONCURRENCY={concurrency}: must be at least 1")
@@ -100,6 +106,7 @@ def load_settings() -> Settings:
         spark_master=_env("CITYLAKE_SPARK_MASTER", "local[2]"),
         jars_dir=Path(_env("CITYLAKE_JARS_DIR", str(REPO_ROOT / ".cache" / "jars"))),
         shuffle_partitions=partitions,
+        snapshot_partitions=snapshot_partitions,
         driver_memory=_env("CITYLAKE_DRIVER_MEMORY", "4g"),
         extra_spark_conf=extra,
         gx_mode=_gx_mode(),
