@@ -259,13 +259,13 @@ def delivered_days(spark: SparkSession, lake: Lake, contract: str, date: dt.date
     """The event days that the delivery of logical ``date`` wrote into silver.<contract>."""
     from pyspark.sql import functions as F
 
-    from citylake import delta_log
+    from citylake import delta_io, delta_log
 
     path = lake.table("silver", contract)
     if delta_log.latest_version(path) is None:
         return set()
     rows = (
-        spark.read.format("delta").load(path).where(F.col("_logical_date") == F.lit(date))
+        delta_io.scan(spark, path).where(F.col("_logical_date") == F.lit(date))
         .select("event_date").distinct().collect()
     )  # fmt: skip
     return {r[0] for r in rows}

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import ledger
+from citylake import delta_io, ledger
 from citylake.lake import PUBLICATIONS, Lake
 from citylake.storage import store_for
 
@@ -122,7 +122,7 @@ def snapshot(
     store = store_for(lake.root)
     base = f"{lake.zone('published')}/{mart}"
     target = f"{base}/v{version:06d}"
-    df = spark.read.format("delta").option("versionAsOf", version).load(gold_path)
+    df = delta_io.scan(spark, gold_path, version=version)
     rows = df.count()
     # the mart's own layout (files per district, sorted on what readers filter by)
     arrange(df, rows).write.mode("overwrite").option("compression", "zstd").parquet(target)

@@ -123,12 +123,10 @@ def promote_contract(
     if not todo.commits:  # only schema or maintenance commits since the last promotion
         return pub, None, set(), moved(set())
     held = [(b.batch_id, u, f) for b in todo.commits for u, f in sorted(b.held)]
-    bronze = (
-        spark.read.format("delta")
-        .load(lake.table("bronze", contract.contract))
-        .where(F.col("_logical_date").isin(sorted({b.date for b in todo.commits if b.date})))
-        .where(F.col("_batch_id").isin(batch_ids))
-    )
+    days = sorted({b.date for b in todo.commits if b.date})
+    bronze = delta_io.scan(
+        spark, lake.table("bronze", contract.contract), where={"_logical_date": days}
+    ).where(F.col("_batch_id").isin(batch_ids))
     if held:  # the gate held these unit/feeds of these batches: they stay in bronze
         bronze = bronze.where(~F.struct("_batch_id", "_unit", "_feed").isin(
             *[F.struct(F.lit(b), F.lit(u), F.lit(f)) for b, u, f in held]))  # fmt: skip

@@ -43,7 +43,7 @@ def merge(
         return merge_scd2(spark, path, inc, contract)
     keys = merge_keys(contract)
     data_cols = [n for n, _ in silver_columns(contract) if n not in ("_run_id", "_updated_at", *keys)]
-    current = spark.read.format("delta").load(path).where(F.col("event_date").isin(dates))
+    current = delta_io.scan(spark, path, where={"event_date": dates})
     same = F.lit(True)
     for c in keys + data_cols:
         same = same & F.col(f"s.`{c}`").eqNullSafe(F.col(f"t.`{c}`"))
