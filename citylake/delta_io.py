@@ -30,6 +30,7 @@ def ensure_table(
     if delta_log.latest_version(path) is not None:
         if evolve:
             _add_missing_columns(spark, path, schema)
+            _set_properties(spark, path, properties or {})
         return
     _create(path, schema, partition_by, properties, comment)
 
@@ -93,6 +94,20 @@ def _add_missing_columns(spark: SparkSession, path: str, schema: StructType) -> 
     if missing:
         cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
+
+
+def _set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
+    """Table properties a newer release declares (say, which columns get statistics)."""
+    from deltalake import DeltaTable
+
+    from citylake.storage import delta_rs_location
+
+    uri, options = delta_rs_location(path)
+    have = DeltaTable(uri, storage_options=options).metadata().configuration
+    changed = {k: v for k, v in properties.items() if have.get(k) != v}
+    if changed:
+        pairs = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(changed.items()))
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({pairs})")
 
 
 def latest_version(spark: SparkSession, path: str) -> int | None:

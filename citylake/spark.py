@@ -161,6 +161,9 @@ def session_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.legacy.javaCharsets": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # INT64 microseconds, not Spark's legacy INT96: what pyarrow, delta-rs and DuckDB read
+        # natively, and dictionary-encoded as longs, not 12-byte binaries (cheaper to write)
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.driver.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
         "spark.executor.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
         "spark.sql.warehouse.dir": tempfile.gettempdir() + "/citylake-warehouse",

@@ -105,7 +105,10 @@ def ingest_batch(
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    frames = [read_group(spark, g) for g in plan_reads(files)]
+    groups = plan_reads(files)
+    frames = [read_group(spark, g) for g in groups]
+    # drift keys need a collect aggregate (a slower, object-based aggregation): JSON lines only
+    json_lines = any(g.format == "jsonl" for g in groups)
     parsed = frames[0]
     for f in frames[1:]:
         parsed = parsed.unionByName(f)
@@ -122,9 +125,15 @@ def ingest_batch(
                 F.count(F.lit(1)).alias("n"),
                 F.count(CORRUPT).alias("bad"),
                 F.sum((parsed_ok & is_dropped(checks)).cast("long")).alias("dropped"),
-                F.min(F.when(F.col(DRIFT).isNotNull(), F.col("_mono"))).alias("drift_first"),
-                F.array_distinct(F.flatten(F.collect_list(DRIFT))).alias("drift_keys"),
                 *failure_sums(checks, where=parsed_ok),
+                *(
+                    [
+                        F.min(F.when(F.col(DRIFT).isNotNull(), F.col("_mono"))).alias("drift_first"),
+                        F.array_distinct(F.flatten(F.collect_set(DRIFT))).alias("drift_keys"),
+                    ]
+                    if json_lines
+                    else []
+                ),  # fmt: skip
             )
             .collect()
         )
@@ -139,7 +148,7 @@ def ingest_batch(
             # record_no = mono - first + records in earlier splits of the file + 1
             offset = before[lf.rel] + 1 - row["first"]
             offsets.append((row["_file_path"], row["_block_start"], offset, lf.rel, lf.unit, lf.feed))
-            if row["drift_keys"]:
+            if json_lines and row["drift_keys"]:
                 keys, first = drift.get(lf.rel, (set(), None))
                 at = row["drift_first"] + offset
                 drift[lf.rel] = (keys | set(row["drift_keys"]), at if first is None else min(first, at))
@@ -213,7 +222,8 @@ def ingest_batch(
                 or delta_log.find_commit(quarantine_path, "batch_id", batch_id, replay_since_ms) is None
             )
         ):
-            delta_io.append(to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).coalesce(1),
+            # one file of the few bad rows: repartition, as coalesce(1) would scan the whole batch in one task
+            delta_io.append(to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).repartition(1),
                             quarantine_path, user_metadata=meta)  # fmt: skip
         if good_total and version is None:
             delta_io.append(bronze, bronze_path, user_metadata=meta, partition_by=("_logical_date",))

@@ -39,7 +39,7 @@ from citylake.settings import load_settings
 from citylake.storage import Store, store_for
 from jobs.bronze_batch import BatchResult, ingest_isolated
 from jobs.bronze_record import FileOutcome, record, set_aside
-from jobs.bronze_transform import batch_id_for, bronze_schema
+from jobs.bronze_transform import batch_id_for, bronze_properties, bronze_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -217,7 +217,7 @@ def run(
             lake.table("bronze", contract.contract),
             bronze_schema(contract),
             partition_by=("_logical_date",),
-            properties={**ledger.APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days"},
+            properties=bronze_properties(contract),
             comment=f"bronze: {contract.title}; one row per landed record, as sent",
             evolve=contract.contract in touched,  # schema changes only for the tables this run writes
         )

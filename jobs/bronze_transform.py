@@ -42,6 +42,17 @@ def bronze_schema(contract: FeedContract) -> StructType:
     return T.StructType(fields)
 
 
+def bronze_properties(contract: FeedContract) -> dict[str, str]:
+    """Append-only, and data-skipping statistics only on the columns bronze is looked up by (a
+    file, a record, a batch, a unit's events): Delta otherwise computes min/max/null counts of
+    the first 32 columns for every row it writes, about 6% of the ingest's CPU."""
+    from citylake.ledger import APPEND_ONLY
+
+    stats = ["_unit", "_feed", "_source_file", "_record_no", "_batch_id", contract.event_time]
+    return {**APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days",
+            "delta.dataSkippingStatsColumns": ",".join(stats)}  # fmt: skip
+
+
 def number_records(parsed: DataFrame, offsets: DataFrame) -> DataFrame:
     """Attach file identity and record numbers from the per-split offsets (a broadcast join)."""
     from pyspark.sql import functions as F

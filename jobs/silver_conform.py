@@ -1,6 +1,6 @@
 """Bronze -> silver: the batches that passed the gate, conformed, deduplicated and merged.
 
-The transforms (``conform``, ``dedupe``, ``to_dq_rows``: jobs/silver_transform.py) and the
+The transforms (``conform``, ``rank_copies``, ``to_dq_rows``: jobs/silver_transform.py) and the
 writes (jobs/silver_merge.py) are apart; this module is the ``run`` that, per
 contract, reads every bronze batch silver has not promoted yet (citylake.progress: the bronze
 version silver reached is its state, whichever run committed the batches), quarantines ``drop``
@@ -36,7 +36,15 @@ from citylake.quality.suites import load_suite
 from citylake.registry import FeedContract, Registry
 from citylake.storage import store_for
 from jobs.silver_merge import merge
-from jobs.silver_transform import conform, coord_systems, dedupe, silver_schema, to_dq_rows
+from jobs.silver_transform import (
+    conform,
+    coord_systems,
+    kept_rows,
+    rank_copies,
+    silver_schema,
+    surplus_rows,
+    to_dq_rows,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -132,15 +140,19 @@ def promote_contract(
             *[F.struct(F.lit(b), F.lit(u), F.lit(f)) for b, u, f in held]))  # fmt: skip
     # the bronze version of each row's batch: newer deliveries win, and the quarantine mark compares
     versions = F.create_map(*[F.lit(x) for b in todo.commits for x in (b.batch_id, b.version)])
-    rows = conform(bronze, contract, key, run_id, now, systems).withColumn(
-        "_bronze_version", F.element_at(versions, F.col("_batch_id"))
+    rows = conform(bronze, contract, key, run_id, now, systems).withColumns(
+        {"_bronze_version": F.element_at(versions, F.col("_batch_id")), "_dropped": is_dropped(checks)}
     )
-    hit = is_dropped(checks)
     unique_ids = [
         e.id for e in suite_expectations(expectations_dir, contract.suites_for("bronze")) if e.type in UNIQUE
     ]
-    kept, surplus = dedupe(rows.where(~hit), contract, F.col("_bronze_version"))
-    inc = kept.drop(DQ_FAILED, "_bronze_version").persist(StorageLevel.MEMORY_AND_DISK)
+    # One cached pass: the increment, its surplus copies and its dropped rows all come from it
+    # (dropped rows are ranked apart, so they never win a key).
+    ranked = rank_copies(rows, contract, F.col("_bronze_version"), apart="_dropped").persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    kept = ~F.col("_dropped")
+    inc = kept_rows(ranked, kept).drop(DQ_FAILED, "_bronze_version", "_dropped")
     try:
         suite = contract.suites_for("silver")[0]
         silver_checks = row_checks(load_suite(expectations_dir, suite))
@@ -166,14 +178,15 @@ def promote_contract(
             dup_reason = F.lit(f"surplus copy of a business key in the same batch ({', '.join(unique_ids)}); "
                                "the last delivered copy was kept")  # fmt: skip
             drop_reason = F.concat(F.lit("broke drop expectation(s): "), F.array_join(F.col(DQ_FAILED), ", "))
-            surplus_rows = surplus.withColumn(
+            surplus = surplus_rows(ranked, kept).withColumn(
                 DQ_FAILED, F.array(*[F.lit(i) for i in unique_ids]).cast("array<string>")
             )
-            quarantined = to_dq_rows(rows.where(hit), contract, run_id, date, drop_reason, now, mark=dq_mark)
+            dropped = ranked.where(F.col("_dropped"))
+            quarantined = to_dq_rows(dropped, contract, run_id, date, drop_reason, now, mark=dq_mark)
             quarantined = quarantined.unionByName(
-                to_dq_rows(surplus_rows, contract, run_id, date, dup_reason, now, mark=dq_mark)
+                to_dq_rows(surplus, contract, run_id, date, dup_reason, now, mark=dq_mark)
             )
-            delta_io.append(quarantined.coalesce(1), lake.table("quarantine", DQ_ROWS),
+            delta_io.append(quarantined.repartition(1), lake.table("quarantine", DQ_ROWS),
                             user_metadata={"dqrows": contract.contract, "upto": todo.upto, "run_id": run_id})  # fmt: skip
         if n == 0:
             pub.status = "empty"
@@ -183,7 +196,7 @@ def promote_contract(
         pub.delta_version = delta_log.latest_version(path)
         return pub, outcome, set(dates), moved(set(dates))
     finally:
-        inc.unpersist()
+        ranked.unpersist()
 
 
 def run(

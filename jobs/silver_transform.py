@@ -108,18 +108,41 @@ def dedupe(df: DataFrame, contract: FeedContract, order: Column | None = None) -
     is superseded, as a MERGE of that batch followed by one of the newer would have replaced it.
     So promoting several batches at once gives what promoting them one by one gives.
     """
+    ranked = rank_copies(df, contract, order)
+    return kept_rows(ranked), surplus_rows(ranked)
+
+
+def rank_copies(
+    df: DataFrame, contract: FeedContract, order: Column | None = None, apart: str | None = None
+) -> DataFrame:
+    """``df`` with ``_copy`` (1 for the copy of a merge key that wins) and ``_winner_batch``;
+    rows with different values of the boolean column ``apart`` are never copies of each other."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     keys = merge_keys(contract) + (["event_date"] if contract.kind == "event" else [])
     rank = [order.desc()] if order is not None else []
-    w = Window.partitionBy(*keys).orderBy(*rank, F.desc("_source_file"), F.desc("_record_no"))
-    ranked = df.withColumn("_copy", F.row_number().over(w)).withColumn(
+    w = Window.partitionBy(*([apart] if apart else []), *keys).orderBy(
+        *rank, F.desc("_source_file"), F.desc("_record_no")
+    )
+    return df.withColumn("_copy", F.row_number().over(w)).withColumn(
         "_winner_batch", F.first("_batch_id").over(w)
     )
-    kept = ranked.where("_copy = 1")
+
+
+def kept_rows(ranked: DataFrame, where: Column | None = None) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    kept = ranked.where(F.col("_copy") == 1)
+    return (kept.where(where) if where is not None else kept).drop("_copy", "_winner_batch")
+
+
+def surplus_rows(ranked: DataFrame, where: Column | None = None) -> DataFrame:
+    """Copies beaten by a copy of the same batch (an older batch's copy is superseded, not surplus)."""
+    from pyspark.sql import functions as F
+
     surplus = ranked.where((F.col("_copy") > 1) & (F.col("_batch_id") == F.col("_winner_batch")))
-    return kept.drop("_copy", "_winner_batch"), surplus.drop("_copy", "_winner_batch")
+    return (surplus.where(where) if where is not None else surplus).drop("_copy", "_winner_batch")
 
 
 def to_dq_rows(
