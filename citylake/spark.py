@@ -164,6 +164,9 @@ def session_conf(settings: Settings) -> dict[str, str]:
         # INT64 microseconds, not Spark's legacy INT96: what pyarrow, delta-rs and DuckDB read
         # natively, and dictionary-encoded as longs, not 12-byte binaries (cheaper to write)
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # a day's run generates a few hundred distinct classes (15 contracts' reads, checks and
+        # writes, 7 marts); with the default 100 each task recompiles what was evicted
+        "spark.sql.codegen.cache.maxEntries": "1000",
         "spark.driver.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
         "spark.executor.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
         "spark.sql.warehouse.dir": tempfile.gettempdir() + "/citylake-warehouse",

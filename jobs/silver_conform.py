@@ -165,7 +165,9 @@ def promote_contract(
         outcome = None
         if n:
             counted = {k: (v, n) for k, v in failures.items()}
-            outcome = gx.validate(inc, dataset, suite, run_id, counted, n) if gx else None
+            # the increment holds one row per merge key: that uniqueness needs no count
+            unique = [merge_keys(contract) + (["event_date"] if contract.kind == "event" else [])]
+            outcome = gx.validate(inc, dataset, suite, run_id, counted, n, unique_by=unique) if gx else None
             if outcome is not None:
                 pub.validation_id = outcome.validation_id
                 if outcome.verdict == "failed":

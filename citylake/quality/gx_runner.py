@@ -91,7 +91,7 @@ class SuiteOutcome:
         return "; ".join(o.describe() for o in self.failed("fail"))
 
 
-def _counted_result(e: Expectation, unexpected: int, rows: int) -> Any:
+def _counted_result(e: Expectation, unexpected: int, rows: int, by: str = "citylake grouped count") -> Any:
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -111,7 +111,7 @@ def _counted_result(e: Expectation, unexpected: int, rows: int) -> Any:
         expectation_config=ExpectationConfiguration(
             type=e.type,
             kwargs=e.kwargs,
-            meta={"severity": e.severity, "citylake_id": e.id, "computed_by": "citylake grouped count"},
+            meta={"severity": e.severity, "citylake_id": e.id, "computed_by": by},
         ),
         result={
             "element_count": rows,
@@ -269,10 +269,11 @@ class GxProject:
         counted: dict[str, tuple[int, int]] | None = None,
         row_count: int | None = None,
         run_time: dt.datetime | None = None,
+        unique_by: list[list[str]] | None = None,
     ) -> SuiteOutcome:
         """Validate ``df``: one validation at a time per project (see ``_validate``)."""
         with self._lock:
-            return self._validate(df, dataset, suite_name, run_id, counted, row_count, run_time)
+            return self._validate(df, dataset, suite_name, run_id, counted, row_count, run_time, unique_by)
 
     def _validate(
         self,
@@ -283,12 +284,15 @@ class GxProject:
         counted: dict[str, tuple[int, int]] | None = None,
         row_count: int | None = None,
         run_time: dt.datetime | None = None,
+        unique_by: list[list[str]] | None = None,
     ) -> SuiteOutcome:
         """Validate ``df`` (already cached by the caller) and store the result for Data Docs.
 
         ``counted`` maps expectation ids to (unexpected, rows) the job already counted in its
         own pass (row tags), and ``row_count`` is the batch's row count if the job knows it;
-        in batched mode GX does not count those again.
+        in batched mode GX does not count those again. ``unique_by``: column sets the job made
+        unique itself (silver's dedupe keeps one row per key): a uniqueness expectation on
+        exactly such a set has no duplicates by construction and costs no shuffle.
         """
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.core.run_identifier import RunIdentifier
@@ -306,17 +310,25 @@ class GxProject:
         ours = [e for e, _ in parsed if e.type in UNIQUE or (batched and e.type in ROW_LEVEL and e.id in counted)
                 or (batched and e.type == ROW_COUNT and row_count is not None)]  # fmt: skip
         ids = {e.id for e in ours}
+        by = {e.id: "citylake grouped count" for e in ours}
+        unique_sets = {frozenset(cols) for cols in unique_by or []}
         for e in ours:
             if e.type == ROW_COUNT:
                 counted[e.id] = (0, row_count or 0)
+                by[e.id] = "citylake stats pass"
+            elif batched and e.type in UNIQUE and e.id not in counted and frozenset(e.columns) in unique_sets:
+                counted[e.id] = (0, row_count if row_count is not None else df.count())
+                by[e.id] = "unique by construction: the job keeps one row per key"
         missing = [e for e in ours if e.id not in counted]
         if missing:
             rows = row_count if row_count is not None else df.count()
             dups = duplicate_counts(df, missing, []).get((), {})
             counted.update({e.id: (dups.get(e.id, 0), rows) for e in missing})
-        batch = self._batch_definition(dataset).get_batch(batch_parameters={"dataframe": df})
         gx_part = [doc for e, doc in parsed if e.id not in ids]
-        if gx_part:
+        batch = (
+            self._batch_definition(dataset).get_batch(batch_parameters={"dataframe": df}) if gx_part else None
+        )
+        if batch is not None:
             result = batch.validate(
                 ExpectationSuite(name=gx_name(suite_name), expectations=gx_part), result_format="BOOLEAN_ONLY"
             )
@@ -326,7 +338,7 @@ class GxProject:
             result = ExpectationSuiteValidationResult(success=True, results=[], suite_name=gx_name(suite_name),
                                                       statistics={})  # fmt: skip
         for e in ours:
-            result.results.append(_counted_result(e, *counted[e.id]))
+            result.results.append(_counted_result(e, *counted[e.id], by=by[e.id]))
         _restate(result)
         failing = [
             i
@@ -339,6 +351,7 @@ class GxProject:
                 name=f"{gx_name(suite_name)}.details",
                 expectations=[result.results[i].expectation_config.to_json_dict() for i in failing],
             )
+            assert batch is not None  # failing results GX computed come from a batch
             detailed = batch.validate(sub, result_format=DETAIL_FORMAT)
             for i, r in zip(failing, detailed.results, strict=True):
                 result.results[i] = r
