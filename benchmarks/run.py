@@ -241,6 +241,8 @@ def main() -> None:
     }
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
+    # what a long profile measured so far, kept if a later section fails
+    partial = out.with_suffix(".partial.json")
     with tempfile.TemporaryDirectory(prefix="citylake-bench-") as name:
         tmp = Path(name)
         log("DAG parse")
@@ -264,7 +266,8 @@ def main() -> None:
             scales.append(row)
             if scale != profile.scales[-1]:
                 shutil.rmtree(lake.root, ignore_errors=True)
-        results["scales"] = scales
+            results["scales"] = scales
+            partial.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         if profile.single_files:
             log("single-file feeds")
             results["files"] = volume.bench_files(spark, settings, tmp, DAY)
@@ -278,6 +281,7 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     md = HERE / "RESULTS.md" if out.parent == HERE else out.with_suffix(".md")
     md.write_text(report.markdown(results), encoding="utf-8")
+    partial.unlink(missing_ok=True)
     log(f"wrote {out} and {md} in {results['bench_wall_s']} s")
     print(json.dumps(results["summary"], indent=1))
 
