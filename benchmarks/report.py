@@ -113,6 +113,19 @@ def _mark(met: bool | None) -> str:
     return {True: "met", False: "**missed**", None: "(no target)"}[met]
 
 
+def _steps(scales: list[dict[str, Any]]) -> list[str]:
+    """Where each scale's daily run spent its time, step by step (the run's own timings)."""
+    keys = [k for k in dict.fromkeys(k for r in scales for k in r["timings"]) if k != "total_s"]
+    lines = ["", "## Where the daily run's time goes", "",
+             "Seconds per step, from the run's own timings (bronze's sub-steps overlap across contracts "
+             "run side by side, so they can add up to more than `bronze_s`).", "",
+             "| scale | " + " | ".join(f"`{k}`" for k in keys) + " |",
+             "| --- |" + " --- |" * len(keys)]  # fmt: skip
+    for r in scales:
+        lines.append(f"| {r['scale']} | " + " | ".join(str(r["timings"].get(k, "-")) for k in keys) + " |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     s, m = results["summary"], results["machine"]
     lines = [
@@ -149,6 +162,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"{r['gx_s']} | {r['ingest_vs_bare']} | {r['daily_vs_bare']} | {slope if slope else '-'} | {r['dq_overhead']} |"
         )
         prev = r
+    lines += _steps(results["scales"])
     if results.get("files"):
         lines += ["", "## Single-file feeds (public data, one unit each, run scoped to it)", "",
                   "| feed | format | records | MB | bare Spark s | Polars+delta-rs s | citylake bronze s | "
@@ -195,3 +209,17 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", f"DAG parse: {results['dag_parse']['dags']} DAGs from {results['dag_parse']['units']} units in "
               f"{results['dag_parse']['dag_parse_s']} s.", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # re-render RESULTS.md from a results file: python -m benchmarks.report [results.json]
+    import json
+    import sys
+    from pathlib import Path
+
+    src = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("results.json"))
+    data = json.loads(src.read_text(encoding="utf-8"))
+    data["summary"] = summary(data)
+    src.with_name("RESULTS.md" if src.name == "results.json" else src.stem + ".md").write_text(
+        markdown(data), encoding="utf-8"
+    )
