@@ -170,8 +170,8 @@ def run(
     t1 = time.perf_counter()
     landed = preflight.discover(lake, store, registry, date.isoformat(), scope)
     say(f"bronze: preflight of {len(landed)} landed files")
-    for lf in landed:
-        preflight.check(lf, store)
+    # files side by side: reading (local disk or S3), hashing and gunzip release the GIL
+    parallel.each(landed, lambda lf: preflight.check(lf, store), workers)
     result.timings["preflight_s"] = time.perf_counter() - t1
 
     twins = {(s.unit, s.feed, s.sha256): s.file for s in state.values()
