@@ -6,7 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from citylake.cli_output import EXIT_OK, console_for, print_catalog_summary, print_datasets, print_pipeline
+from citylake.cli_output import (
+    EXIT_OK,
+    console_for,
+    print_catalog_summary,
+    print_datasets,
+    print_pipeline,
+    shown,
+)
+from citylake.clock import json_value, lake_time
 from citylake.registry import load_registry
 from citylake.settings import load_settings
 
@@ -32,9 +40,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     spark = get_spark("citylake-query", settings)
     catalog.register_all(spark, Lake(settings.lake_root))
     df = spark.sql(args.sql)
-    rows = df.limit(args.limit).collect()
+    # Arrow keeps a TIMESTAMP (an instant, shown in the lake's clock with its offset) apart from
+    # a TIMESTAMP_NTZ (a wall-clock reading, shown as it is)
+    arrow = df.limit(args.limit).toArrow()
+    rows = [lake_time(list(r)) for r in zip(*[c.to_pylist() for c in arrow.columns], strict=True)]
     if args.json:
-        print(json.dumps([r.asDict(recursive=True) for r in rows], ensure_ascii=False, default=str, indent=1))
+        print(json.dumps([dict(zip(arrow.column_names, r, strict=True)) for r in rows], ensure_ascii=False,
+                         default=json_value, indent=1))  # fmt: skip
         return EXIT_OK
     from rich.table import Table
 
@@ -42,7 +54,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     for name in df.columns:
         table.add_column(name)
     for r in rows:
-        table.add_row(*["" if v is None else str(v) for v in r])
+        table.add_row(*[shown(v) for v in r])
     console_for(False).print(table)
     return EXIT_OK
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,15 @@ def console_for(json_mode: bool) -> Any:
     # Human output goes to stderr when --json owns stdout.
     # soft_wrap: long paths and SQL stay on one line, so they can be copied.
     return Console(stderr=json_mode, highlight=False, soft_wrap=True)
+
+
+def shown(value: Any) -> str:
+    """A query value as a table cell: times in the lake's clock with their offset."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
 
 
 def progress_printer(console: Any) -> Callable[[str], None]:

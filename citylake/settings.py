@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The lake's clock: feeds carry Shanghai wall-clock times, and people read times in it
+LAKE_TIME_ZONE = "Asia/Shanghai"
 
 PROFILES = ("embedded", "cluster")
 

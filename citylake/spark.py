@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citylake.settings import ConfigError, Settings, load_settings
+from citylake.settings import LAKE_TIME_ZONE, ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -143,7 +143,7 @@ def session_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         # Municipal feeds carry local wall-clock times; Shanghai has no DST.
-        "spark.sql.session.timeZone": "Asia/Shanghai",
+        "spark.sql.session.timeZone": LAKE_TIME_ZONE,
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",
         # Delta replays a table's log into this many tasks whenever Spark needs its file list
@@ -167,8 +167,8 @@ def session_conf(settings: Settings) -> dict[str, str]:
         # a day's run generates a few hundred distinct classes (15 contracts' reads, checks and
         # writes, 7 marts); with the default 100 each task recompiles what was evicted
         "spark.sql.codegen.cache.maxEntries": "1000",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=Asia/Shanghai",
+        "spark.driver.extraJavaOptions": f"-Duser.timezone={LAKE_TIME_ZONE}",
+        "spark.executor.extraJavaOptions": f"-Duser.timezone={LAKE_TIME_ZONE}",
         "spark.sql.warehouse.dir": tempfile.gettempdir() + "/citylake-warehouse",
     }
     if settings.is_s3:

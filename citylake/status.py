@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from citylake.clock import lake_time
 from citylake.lake import DQ_RESULTS, PUBLICATIONS, RUN_LEDGER, Lake
 from citylake.ledger import LOADED, PROBLEM_STATUSES
 from citylake.registry import Registry
@@ -140,7 +141,10 @@ def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
             "status": r["status"],
             "current_version": r["delta_version"],
             "validation_id": r["validation_id"],
-            "last_published_at": r["last_published_at"].isoformat(sep=" ", timespec="seconds")
+            # collect() gives this process's local time: shown in the lake's clock, with its offset
+            "last_published_at": lake_time(r["last_published_at"], naive_is_local=True).isoformat(
+                timespec="seconds"
+            )
             if r["last_published_at"]
             else None,
             "reason": r["reason"],

@@ -61,9 +61,10 @@ def module_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     return Lake(str(tmp_path_factory.mktemp("lake")))
 
 
-def cli(lake_root, *args, check_codes=(0,)):
-    """Run `citylake <args>` in a subprocess against ``lake_root``, as a user would."""
-    env = {**os.environ, "CITYLAKE_LAKE_ROOT": str(lake_root)}
+def cli(lake_root, *args, check_codes=(0,), env=None):
+    """Run `citylake <args>` in a subprocess against ``lake_root``, as a user would (``env``:
+    variables to set besides)."""
+    env = {**os.environ, **(env or {}), "CITYLAKE_LAKE_ROOT": str(lake_root)}
     proc = subprocess.run(
         [sys.executable, "-m", "citylake.cli", *args], capture_output=True, text=True, env=env, timeout=900
     )

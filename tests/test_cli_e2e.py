@@ -125,3 +125,23 @@ def test_demo_builds_data_docs_and_publishes_every_mart(demo_lake, registry):
         assert by_name[f"gold.{mart}"]["status"] == "published"
         manifest = json.loads((root / "published" / mart / "_manifest.json").read_text())
         assert manifest["delta_version"] == by_name[f"gold.{mart}"]["current_version"]
+
+
+def test_query_prints_times_in_shanghai_time_with_the_offset(demo_lake):
+    """A weather row delivered as 2013-01-01T07:00:00Z is 15:00 in Shanghai, whatever the
+    machine's zone; a TIMESTAMP_NTZ has no zone and prints as it is."""
+    root, _ = demo_lake
+    sql = ("SELECT timestamp'2013-01-01T07:00:00Z' AS time_hour, timestamp_ntz'2013-01-01 07:00:00' AS wall, "
+           "start_time, cast(start_time AS string) AS start_text FROM bronze.ev_charging_sessions "
+           "WHERE second(start_time) = 0 LIMIT 3")  # fmt: skip
+    env = {"TZ": "America/New_York", "COLUMNS": "250"}  # the process's own zone must not matter
+    rows = json.loads(_cli(root, "query", sql, "--json", env=env).stdout)
+    table = _cli(root, "query", sql, env=env).stdout
+    assert len(rows) == 3
+    for r in rows:
+        assert r["time_hour"] == "2013-01-01T15:00:00+08:00"
+        assert r["wall"] == "2013-01-01T07:00:00"
+        # the same instant Spark renders in the session zone, with the offset added
+        assert r["start_time"] == r["start_text"].replace(" ", "T") + "+08:00"
+        assert f"{r['start_text']}+08:00" in table
+    assert "2013-01-01 15:00:00+08:00" in table and "2013-01-01 07:00:00 " in table
