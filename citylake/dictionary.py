@@ -99,7 +99,11 @@ def column_docs(contract: FeedContract) -> dict[str, str]:
     return {**docs, **SCD2_DOC, **META_DOC}
 
 
-def _silver_section(contract: FeedContract, units: int) -> list[str]:
+def _markers(values: tuple[str, ...]) -> str:
+    return ", ".join(f"`{v}`" if v else "the empty string" for v in values) or "none"
+
+
+def _silver_section(contract: FeedContract, units: int, own_markers: dict[str, tuple[str, ...]]) -> list[str]:
     grain = (
         "one row per record per sending unit"
         if contract.kind == "event"
@@ -115,6 +119,12 @@ def _silver_section(contract: FeedContract, units: int) -> list[str]:
         + (", valid_from" if contract.kind == "entity" else ", event_date"),
         f"- Owner: {contract.owner}",
         f"- Sent by {units} unit(s), {contract.cadence}; contract version {contract.version}",
+    ]
+    if contract.null_values or own_markers:
+        own = "; ".join(f"{u}: {_markers(m)}" for u, m in sorted(own_markers.items()))
+        lines.append(f"- Null markers (read as null from CSV and JSON lines): {_markers(contract.null_values)}"
+                     + (f"; units with their own: {own}" if own else ""))  # fmt: skip
+    lines += [
         "",
         "| column | type | meaning |",
         "| --- | --- | --- |",
@@ -160,8 +170,14 @@ def render(registry: Registry) -> str:
     for doc in registry.marts.values():
         lines += _mart_section(doc)
     lines += ["## Silver tables", ""]
+    own_markers: dict[str, dict[str, tuple[str, ...]]] = {}
+    for f in registry.feeds():
+        if f.spec.null_values is not None:
+            own_markers.setdefault(f.contract.contract, {})[f.key] = f.null_values
     for contract in registry.contracts.values():
-        lines += _silver_section(contract, units.get(contract.contract, 0))
+        lines += _silver_section(
+            contract, units.get(contract.contract, 0), own_markers.get(contract.contract, {})
+        )
     lines += [
         "## Columns every silver table has",
         "",

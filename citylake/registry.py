@@ -89,6 +89,8 @@ class FeedContract(_Strict):
     event_time: str
     business_keys: tuple[str, ...] = Field(min_length=1)
     timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
+    # values a unit writes for "no value" (NA, NULL, \N, -, /, 无): null in CSV and JSON lines
+    null_values: tuple[str, ...] = ()
     coordinates: Coordinates | None = None
     columns: tuple[Column, ...] = Field(min_length=1)
     suites: tuple[str, ...] = ()
@@ -154,6 +156,8 @@ class FeedSpec(_Strict):
     coord_system: Literal["wgs84", "gcj02", "bd09"] | None = None
     cadence: Cadence | None = None
     timestamp_format: str | None = None
+    # this unit's own "no value" markers, instead of the contract's (csv and jsonl)
+    null_values: tuple[str, ...] | None = None
     # csv only: fields may hold quoted line breaks (RFC 4180); each file is then read whole
     multiline: bool = False
 
@@ -187,6 +191,8 @@ class FeedSpec(_Strict):
             raise ValueError("multiline: applies to csv only (a JSON lines record is one line)")
         if len(self.delimiter) != 1:
             raise ValueError("delimiter: delimiter must be one character")
+        if self.null_values is not None and self.format == "parquet":
+            raise ValueError("null_values: applies to csv and jsonl (a Parquet file has real nulls)")
         return self
 
     @property
@@ -322,6 +328,14 @@ class Feed:
     @property
     def timestamp_format(self) -> str:
         return self.spec.timestamp_format or self.contract.timestamp_format
+
+    @property
+    def null_values(self) -> tuple[str, ...]:
+        """The markers read as null in this feed: the unit's own, else the contract's; none
+        for Parquet, whose nulls are nulls."""
+        if self.spec.format == "parquet":
+            return ()
+        return self.contract.null_values if self.spec.null_values is None else self.spec.null_values
 
 
 @dataclass(frozen=True)

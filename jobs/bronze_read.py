@@ -8,6 +8,7 @@ that the contract does not: schema drift, reported per file instead of dropped i
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from citylake.registry import FeedContract
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import DataType
+    from pyspark.sql.types import DataType, StructField
 
 CORRUPT = "_corrupt_record"
 DRIFT = "_drift"
@@ -58,6 +59,7 @@ class ReadGroup:
     source_columns: tuple[tuple[str, str], ...]
     paths: tuple[str, ...]
     multiline: bool = False
+    null_values: tuple[str, ...] = ()
 
 
 def plan_reads(files: list[preflight.LandedFile]) -> list[ReadGroup]:
@@ -67,7 +69,7 @@ def plan_reads(files: list[preflight.LandedFile]) -> list[ReadGroup]:
         f = lf.feed_ref
         key = ReadGroup(
             f.contract, f.spec.format, f.spec.encoding, f.spec.delimiter, f.timestamp_format,
-            tuple(lf.source_columns), paths=(), multiline=f.spec.multiline,
+            tuple(lf.source_columns), paths=(), multiline=f.spec.multiline, null_values=f.null_values,
         )  # fmt: skip
         groups[key].append(lf.path)
     return [dataclasses.replace(k, paths=tuple(sorted(p))) for k, p in groups.items()]
@@ -124,6 +126,64 @@ def _json_reason(group: ReadGroup) -> Column:
     )
 
 
+def _json_unmarked(line: Column, markers: tuple[str, ...]) -> Column:
+    """A JSON line with every member whose value is a marker string ("NA") set to null."""
+    from pyspark.sql import functions as F
+
+    if not markers:
+        return line
+    values = "|".join(re.escape(json.dumps(m, ensure_ascii=False)[1:-1]) for m in markers)
+    # a member: its quoted key, the colon, then the quoted marker followed by , or }
+    member = r'("(?:[^"\\]|\\.)*"\s*:\s*)"(?:' + values + r')"(\s*[,}])'
+    return F.regexp_replace(line, member, "$1null$2")
+
+
+def _csv_unmarked(
+    df: DataFrame, group: ReadGroup, fields: list[StructField], options: dict[str, str]
+) -> DataFrame:
+    """Null markers in a CSV read with declared types.
+
+    A marker in a typed field fails the parse, so such a record comes back as corrupt: its raw
+    line is split again, markers are blanked (an empty field is null), every other field is
+    re-quoted, and the line is parsed again with the same types and options. The record is
+    repaired when the rebuilt line parses: every field is a marker, empty, or a value of its
+    type. A marker in a text field parses as text, and is set to null in every record.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    markers = [F.lit(m) for m in group.null_values]
+    n = len(fields)
+    as_text = T.StructType([T.StructField(f"_t{i}", T.StringType()) for i in range(n)])
+    tokens = F.from_csv(F.col(CORRUPT), as_text.simpleString(), options)
+    parts = []
+    for i in range(n):
+        tok = tokens.getField(f"_t{i}")
+        quoted = F.concat(F.lit('"'), F.regexp_replace(tok, '"', '""'), F.lit('"'))
+        parts.append(F.when(tok.isNull() | F.trim(tok).isin(*markers), F.lit("")).otherwise(quoted))
+    typed = T.StructType(fields)
+    fixed = F.from_csv(F.concat_ws(group.delimiter, *parts), typed.simpleString(), options)
+    count = F.size(F.split(F.col(CORRUPT), re.escape(group.delimiter), -1))
+    df = df.withColumn("_fix", F.when(F.col(CORRUPT).isNotNull() & (count == n), F.struct(
+        fixed.alias("v"), tokens.alias("t"))))  # fmt: skip
+    failed = [
+        F.col("_fix.t").getField(f"_t{i}").isNotNull()
+        & ~F.trim(F.col("_fix.t").getField(f"_t{i}")).isin("", *group.null_values)
+        & F.col("_fix.v").getField(f.name).isNull()
+        for i, f in enumerate(fields)
+    ]
+    repaired = (
+        F.col("_fix").isNotNull() & ~F.greatest(*failed) if n > 1 else F.col("_fix").isNotNull() & ~failed[0]
+    )
+    out = []
+    for f in fields:
+        value = F.when(repaired, F.col("_fix.v").getField(f.name)).otherwise(F.col(f.name))
+        if isinstance(f.dataType, T.StringType):
+            value = F.when(F.trim(value).isin(*markers), F.lit(None).cast("string")).otherwise(value)
+        out.append(value.alias(f.name))
+    return df.select(*out, F.when(repaired, None).otherwise(F.col(CORRUPT)).alias(CORRUPT), "_metadata")
+
+
 def read_group(spark: SparkSession, group: ReadGroup) -> DataFrame:
     """A lazy DataFrame of a group's files: canonical columns, raw text and reason of bad records."""
     from pyspark.sql import functions as F
@@ -156,19 +216,23 @@ def read_group(spark: SparkSession, group: ReadGroup) -> DataFrame:
             )
             .load(list(group.paths))
         )
+        if group.null_values:
+            df = _csv_unmarked(df, group, fields, options={"sep": group.delimiter, **common})
         reason = _csv_reason(group)
     elif group.format == "jsonl":
         # Read as lines and parse them: the raw line is at hand for every record, so keys the
         # contract does not have are seen (the JSON reader would drop them without a word).
         schema = T.StructType([*source_fields, T.StructField(CORRUPT, T.StringType())])
         lines = spark.read.format("text").load(list(group.paths)).where(F.length(F.trim("value")) > 0)
-        parsed = F.from_json("value", schema, {"columnNameOfCorruptRecord": CORRUPT, **common})
+        # null markers become JSON nulls before the parse; a bad record keeps its raw text
+        parsed = F.from_json(_json_unmarked(F.col("value"), group.null_values), schema,
+                             {"columnNameOfCorruptRecord": CORRUPT, **common})  # fmt: skip
         known = F.array(*[F.lit(src) for src, _ in group.source_columns])
         df = lines.select(parsed.alias("_j"), F.array_except(F.json_object_keys("value"), known).alias(DRIFT),
-                          "_metadata")  # fmt: skip
+                          "value", "_metadata")  # fmt: skip
         df = df.select(
             *[F.col("_j").getField(src).alias(canon) for src, canon in group.source_columns],
-            F.col("_j").getField(CORRUPT).alias(CORRUPT), DRIFT, "_metadata",
+            F.when(F.col("_j").getField(CORRUPT).isNotNull(), F.col("value")).alias(CORRUPT), DRIFT, "_metadata",
         )  # fmt: skip
         drift = F.when(F.col(CORRUPT).isNull() & (F.size(DRIFT) > 0), F.col(DRIFT))
         reason = _json_reason(group)

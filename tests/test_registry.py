@@ -114,3 +114,24 @@ def test_cli_validate_exits_2_and_names_file(tmp_path):
     )
     assert ok.returncode == 0, ok.stderr
     assert "206 units" in ok.stdout or "units" in ok.stdout
+
+
+def test_null_markers_a_unit_overrides_and_parquet_refuses():
+    import pydantic
+
+    from citylake.registry import Feed, FeedSpec
+
+    reg = load_registry(REPO_ROOT / "schemas")
+    contract = next(iter(reg.contracts.values())).model_copy(update={"null_values": ("NA", "\\N")})
+    unit = next(iter(reg.units.values()))
+    own = FeedSpec(feed="f", contract=contract.contract, format="csv", null_values=("无", "-"))
+    assert Feed(unit, own, contract).null_values == ("无", "-")
+    inherited = FeedSpec(feed="f", contract=contract.contract, format="jsonl")
+    assert Feed(unit, inherited, contract).null_values == ("NA", "\\N")
+    # a Parquet file has real nulls: the contract's markers do not apply, and a unit may not set its own
+    assert (
+        Feed(unit, FeedSpec(feed="f", contract=contract.contract, format="parquet"), contract).null_values
+        == ()
+    )
+    with pytest.raises(pydantic.ValidationError, match="null_values: applies to csv and jsonl"):
+        FeedSpec(feed="f", contract=contract.contract, format="parquet", null_values=("NA",))
