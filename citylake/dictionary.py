@@ -12,6 +12,7 @@ from citylake.layers import (
     SCD2_COLUMNS,
     SILVER_META,
     as_sent_column,
+    check_column,
     hash_column,
     merge_keys,
     silver_columns,
@@ -65,11 +66,22 @@ def column_docs(contract: FeedContract) -> dict[str, str]:
                 f"stays in bronze{aliases}"
             )
             if c.pii == "resident_id":
-                docs[valid_column(c.name)] = (
-                    "true if the ID has a valid GB 11643 check character or is 15-digit"
+                docs[valid_column(c.name)] = f"true if {check_column(c.name)} is ok"
+                docs[check_column(c.name)] = (
+                    "GB 11643: ok; bad_check (wrong check character, or not 18 or legacy 15 digits); "
+                    "bad_date (no such birth date, or after the delivery date); bad_area (no division "
+                    "ever had the area code)"
                 )
             for d in c.derive:
                 docs[f"{c.name}_{d}"] = DERIVED_DOC[d]
+        elif c.role == "uscc":
+            docs[c.name] = f"{base} (unified social credit code, as sent){aliases}"
+            docs[valid_column(c.name)] = f"true if {check_column(c.name)} is ok"
+            docs[check_column(c.name)] = (
+                "GB 32100: ok; bad_check (not 18 characters of its alphabet, or a wrong check character); "
+                "bad_org (the embedded organisation code fails GB 11714); bad_area (no division ever had "
+                "the embedded area code)"
+            )
         elif c.role in ("district_code", "street_code"):
             docs[c.name] = f"{base}; current code (retired codes remapped), null if unknown{aliases}"
             docs[as_sent_column(c.name)] = "the code as the unit sent it"

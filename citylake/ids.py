@@ -31,7 +31,8 @@ def is_valid_resident_id(value: str) -> bool:
 
 
 def org_code_check(first8: str) -> str:
-    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first8, ORG_WEIGHTS, strict=True))
+    """GB 11714: digits count as themselves, letters A=10 .. Z=35."""
+    total = sum(int(c, 36) * w for c, w in zip(first8, ORG_WEIGHTS, strict=True))
     c = 11 - total % 11
     return {10: "X", 11: "0"}.get(c, str(c))
 

@@ -38,6 +38,11 @@ def valid_column(name: str) -> str:
     return f"{name}_valid"
 
 
+def check_column(name: str) -> str:
+    """Why an identifier is valid or not: ok, or the first rule it breaks."""
+    return f"{name}_check"
+
+
 def as_sent_column(name: str) -> str:
     """The value exactly as the unit sent it, kept beside its normalised twin."""
     return f"{name}_as_sent"
@@ -59,8 +64,10 @@ def silver_columns(contract: FeedContract) -> list[tuple[str, str]]:
         if c.pii:
             out.append((hash_column(c.name), "string"))
             if c.pii == "resident_id":
-                out.append((valid_column(c.name), "boolean"))
+                out += [(valid_column(c.name), "boolean"), (check_column(c.name), "string")]
             out += [(f"{c.name}_{d}", DERIVED_TYPES[d]) for d in c.derive]
+        elif c.role == "uscc":
+            out += [(c.name, c.type), (valid_column(c.name), "boolean"), (check_column(c.name), "string")]
         elif c.role in ("district_code", "street_code"):
             out += [(c.name, c.type), (as_sent_column(c.name), c.type), (status_column(c.name), "string")]
         elif c.role in ("lon", "lat") and contract.coordinates:
@@ -81,6 +88,9 @@ def scd2_tracked(contract: FeedContract) -> list[str]:
     skip = {contract.event_time, "event_date", *(n for n, _ in SCD2_COLUMNS), *merge_keys(contract)}
     skip |= {status_column(c.name) for c in contract.columns if c.role in ("district_code", "street_code")}
     skip |= set(scd2_measures(contract))
+    # verdicts on an identifier follow the identifier (tracked itself, or its hash)
+    skip |= {f(c.name) for c in contract.columns if c.pii == "resident_id" or c.role == "uscc"
+             for f in (valid_column, check_column)}  # fmt: skip
     return [
         n for n, _ in silver_columns(contract)
         if n not in skip and not n.startswith("_") and not n.endswith("_as_sent")

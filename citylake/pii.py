@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
-from citylake.ids import ID_CHECK, ID_WEIGHTS
+from citylake.ids import ID_CHECK, ID_WEIGHTS, ORG_WEIGHTS, USCC_CHARS, USCC_WEIGHTS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -51,19 +51,74 @@ def hmac_hex_py(value: str, key: bytes) -> str:
     return hmac.new(key, norm.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def resident_id_valid(col: Column) -> Column:
-    """GB 11643: 18 characters with the right check character, or a legacy 15-digit number."""
+def resident_id_check(
+    col: Column, delivered: Column | None = None, codes: frozenset[str] | None = None
+) -> Column:
+    """GB 11643, as a reason: ``ok``, ``bad_check`` (not 17 digits and a check character, or
+    the wrong one; not 15 digits for a legacy ID), ``bad_date`` (no such birth date, or after
+    the delivery date ``delivered``) or ``bad_area`` (an area code no division ever had:
+    ``codes``, from citylake.reference). Legacy 15-digit IDs (born 19yymmdd) have no check
+    character and get the date and area checks. Without ``delivered`` a birth date may not be
+    after today; without ``codes`` the area is not checked. Null stays null."""
+    from pyspark.sql import functions as F
+
+    delivered = F.current_date() if delivered is None else delivered
+
+    s = F.upper(F.trim(col))
+    is18, is15 = s.rlike(r"^[0-9]{17}[0-9X]$"), s.rlike(r"^[0-9]{15}$")
+    total = sum((F.substring(s, i + 1, 1).cast("int") * w for i, w in enumerate(ID_WEIGHTS)), F.lit(0))
+    check = F.element_at(F.array(*[F.lit(c) for c in ID_CHECK]), (total % 11 + 1).cast("int"))
+    birth = F.to_date(F.when(is18, F.substring(s, 7, 8)).otherwise(F.concat(F.lit("19"), F.substring(s, 7, 6))),
+                      "yyyyMMdd")  # fmt: skip
+    return (
+        F.when(col.isNull(), F.lit(None).cast("string"))
+        .when(~(is15 | (is18 & (check == F.substring(s, 18, 1)))), F.lit("bad_check"))
+        .when(birth.isNull() | (birth > delivered), F.lit("bad_date"))
+        .when(F.lit(codes is not None) & ~F.substring(s, 1, 6).isin(*sorted(codes or ())), F.lit("bad_area"))
+        .otherwise(F.lit("ok"))
+    )
+
+
+def resident_id_valid(
+    col: Column, delivered: Column | None = None, codes: frozenset[str] | None = None
+) -> Column:
+    """True when ``resident_id_check`` says ok; null stays null."""
+    return resident_id_check(col, delivered, codes) == "ok"
+
+
+def uscc_check(col: Column, codes: frozenset[str] | None = None) -> Column:
+    """GB 32100, as a reason: ``ok``, ``bad_check`` (not 18 characters of the code's alphabet,
+    or the wrong check character), ``bad_org`` (the embedded organisation code, characters
+    9-17, fails its GB 11714 check) or ``bad_area`` (characters 3-8 are no division code that
+    ever existed; not checked without ``codes``). Null stays null."""
     from pyspark.sql import functions as F
 
     s = F.upper(F.trim(col))
-    total = sum((F.substring(s, i + 1, 1).cast("int") * w for i, w in enumerate(ID_WEIGHTS)), F.lit(0))
-    check = F.element_at(F.array(*[F.lit(c) for c in ID_CHECK]), (total % 11 + 1).cast("int"))
-    valid18 = s.rlike(r"^[0-9]{17}[0-9X]$") & (check == F.substring(s, 18, 1))
-    return F.when(col.isNull(), F.lit(None)).otherwise(valid18 | s.rlike(r"^[0-9]{15}$"))
+    form = s.rlike(f"^[{USCC_CHARS}]{{18}}$")
+    at = [F.instr(F.lit(USCC_CHARS), F.substring(s, i + 1, 1)) - 1 for i in range(17)]
+    total = sum((v * w for v, w in zip(at, USCC_WEIGHTS, strict=True)), F.lit(0))
+    check = F.substring(F.lit(USCC_CHARS), ((31 - total % 31) % 31 + 1).cast("int"), 1)
+    # GB 11714 values: digits as themselves, letters A=10 .. Z=35
+    org = sum((F.conv(F.substring(s, 9 + i, 1), 36, 10).cast("int") * w for i, w in enumerate(ORG_WEIGHTS)),
+              F.lit(0))  # fmt: skip
+    org_check = 11 - org % 11
+    org_char = (
+        F.when(org_check == 10, F.lit("X"))
+        .when(org_check == 11, F.lit("0"))
+        .otherwise(org_check.cast("string"))
+    )
+    return (
+        F.when(col.isNull(), F.lit(None).cast("string"))
+        .when(~form | (check != F.substring(s, 18, 1)), F.lit("bad_check"))
+        .when(org_char != F.substring(s, 17, 1), F.lit("bad_org"))
+        .when(F.lit(codes is not None) & ~F.substring(s, 3, 6).isin(*sorted(codes or ())), F.lit("bad_area"))
+        .otherwise(F.lit("ok"))
+    )
 
 
-def resident_id_derived(col: Column, field: str) -> Column:
-    """Birth year, gender (M/F) or issuing region of a valid ID; null for an invalid one.
+def resident_id_derived(col: Column, field: str, valid: Column | None = None) -> Column:
+    """Birth year, gender (M/F) or issuing region of a valid ID (``valid``: whether it is, by
+    default ``resident_id_valid`` without the area check); null for an invalid one.
 
     18-digit: area(6) birth(8) sequence(3) check; legacy 15-digit: area(6) birth yymmdd(6)
     sequence(3), all born in the 1900s. An odd sequence digit means male.
@@ -74,7 +129,7 @@ def resident_id_derived(col: Column, field: str) -> Column:
 
     s = F.upper(F.trim(col))
     is18 = F.length(s) == 18
-    valid = resident_id_valid(col)
+    valid = resident_id_valid(col) if valid is None else valid
     if field == "birth_year":
         value = F.when(is18, F.substring(s, 7, 4)).otherwise(F.concat(F.lit("19"), F.substring(s, 7, 2)))
         value = value.cast("int")

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, delta_log, parallel, progress
+from citylake import delta_io, delta_log, parallel, progress, reference
 from citylake.lake import DQ_ROWS, Lake
 from citylake.layers import (
     merge_keys,
@@ -111,6 +111,7 @@ def promote_contract(
     gx: GxProject | None,
     expectations_dir: Any,
     systems: dict[str, str] | None = None,
+    division_codes: frozenset[str] | None = None,
 ) -> tuple[Publication, SuiteOutcome | None, set[dt.date], ProgressRow | None]:
     """Promote the owed batches; the progress row is None when silver must try them again."""
     from pyspark import StorageLevel
@@ -140,7 +141,7 @@ def promote_contract(
             *[F.struct(F.lit(b), F.lit(u), F.lit(f)) for b, u, f in held]))  # fmt: skip
     # the bronze version of each row's batch: newer deliveries win, and the quarantine mark compares
     versions = F.create_map(*[F.lit(x) for b in todo.commits for x in (b.batch_id, b.version)])
-    rows = conform(bronze, contract, key, run_id, now, systems).withColumns(
+    rows = conform(bronze, contract, key, run_id, now, systems, division_codes).withColumns(
         {"_bronze_version": F.element_at(versions, F.col("_batch_id")), "_dropped": is_dropped(checks)}
     )
     unique_ids = [
@@ -226,6 +227,9 @@ def run(
     todo = [o for o in (owed(lake, registry.contracts[n], state) for n in sorted(names)) if o is not None]
     say(f"silver: {len(todo)} contract(s) owe bronze batches")
     marks = quarantine_marks(lake, todo)
+    # area codes of IDs and credit codes are checked against the national register, if any owes them
+    checked = any(c.pii == "resident_id" or c.role == "uscc" for o in todo for c in o.contract.columns)
+    codes = reference.division_codes(lake) if checked else None
 
     owing = {o.contract.contract for o in todo}
 
@@ -248,7 +252,7 @@ def run(
         try:
             pub, outcome, dates, row = promote_contract(
                 spark, lake, item, marks.get(name, -1), date, run_id, key, checks[name], gx,
-                expectations_dir, coord_systems(registry, name),
+                expectations_dir, coord_systems(registry, name), codes,
             )  # fmt: skip
         except Exception as exc:  # one contract's failure must not stop the others
             pub = Publication.refused(spark, "silver", f"silver.{name}", lake.table("silver", name),

@@ -13,6 +13,7 @@ from citylake.districts import conform_code
 from citylake.geo import with_wgs84
 from citylake.layers import (
     as_sent_column,
+    check_column,
     hash_column,
     merge_keys,
     silver_columns,
@@ -42,10 +43,13 @@ def conform(
     run_id: str,
     now: dt.datetime,
     systems: dict[str, str] | None = None,
+    division_codes: frozenset[str] | None = None,
 ) -> DataFrame:
     """Bronze rows in silver's layout (citylake.layers.silver_columns), all as Spark columns.
 
-    Personal data hashed (derived fields first), IDs checked, district and street codes
+    Personal data hashed (derived fields first), resident IDs and credit codes checked (area
+    codes against ``division_codes``, citylake.reference; birth dates against the delivery
+    date), district and street codes
     normalised, coordinates converted to WGS-84 from the system each unit's feed declares
     (``systems``: "unit/feed" -> wgs84|gcj02|bd09), event_date derived.
     """
@@ -56,8 +60,17 @@ def conform(
         if c.pii:
             cols.append(pii.hmac_hex(F.col(c.name), key).alias(hash_column(c.name)))
             if c.pii == "resident_id":
-                cols.append(pii.resident_id_valid(F.col(c.name)).alias(valid_column(c.name)))
-            cols += [pii.resident_id_derived(F.col(c.name), d).alias(f"{c.name}_{d}") for d in c.derive]
+                check = pii.resident_id_check(F.col(c.name), F.col("_logical_date"), division_codes)
+                cols += [(check == "ok").alias(valid_column(c.name)), check.alias(check_column(c.name))]
+                cols += [pii.resident_id_derived(F.col(c.name), d, check == "ok").alias(f"{c.name}_{d}")
+                         for d in c.derive]  # fmt: skip
+        elif c.role == "uscc":
+            check = pii.uscc_check(F.col(c.name), division_codes)
+            cols += [
+                F.col(c.name),
+                (check == "ok").alias(valid_column(c.name)),
+                check.alias(check_column(c.name)),
+            ]
         elif c.role in ("district_code", "street_code"):
             code, status = conform_code(F.col(c.name), c.role.split("_")[0])
             cols += [code.alias(c.name), F.col(c.name).alias(as_sent_column(c.name)),
