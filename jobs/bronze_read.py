@@ -86,7 +86,7 @@ def _csv_reason(group: ReadGroup) -> Column:
         ctype = group.contract.by_name[canonical].type
         per_field.append(
             F.when(
-                F.col(canonical).isNull() & (token != ""),
+                F.col(canonical).isNull() & ~token.isin("", *group.null_values),  # a marker is no error
                 F.concat(
                     F.lit(f"field '{source}' (column {i + 1}): cannot parse '"), token, F.lit(f"' as {ctype}")
                 ),
@@ -113,7 +113,7 @@ def _json_reason(group: ReadGroup) -> Column:
         ctype = group.contract.by_name[canonical].type
         per_field.append(
             F.when(
-                F.col(canonical).isNull() & raw.isNotNull(),
+                F.col(canonical).isNull() & raw.isNotNull() & ~raw.isin(*group.null_values),
                 F.concat(F.lit(f"field '{source}': cannot parse "), raw, F.lit(f" as {ctype}")),
             )
         )

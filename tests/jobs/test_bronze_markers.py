@@ -125,3 +125,41 @@ def test_the_data_dictionary_lists_the_markers():
     text = render(dataclasses.replace(reg, contracts={**reg.contracts, contract.contract: contract}))
     section = text.split("### silver.airport_weather", 1)[1].split("###", 1)[0]
     assert "Null markers (read as null from CSV and JSON lines): `NA`" in section
+
+
+def test_markers_beside_real_errors_and_inside_values(spark, tmp_path):
+    """A record with a marker and a value that does not parse stays quarantined, and its reason
+    names the bad value, not the marker; a marker is a whole value (``NA is fine`` is text);
+    quoted markers and markers in text fields are nulls too."""
+    from jobs.bronze_read import ReadGroup, read_group
+
+    contract = FeedContract.model_validate(yaml.safe_load((FIXTURES / "airport_weather.yaml").read_text()))
+    contract = contract.model_copy(update={"null_values": ("NA", "-", "无")})
+    cols = [c.name for c in contract.columns]
+    rows = [
+        ["EWR", 2013, 1, 1, 1, "NA", '"-"', 59.4, 270, 10.4, "NA", 0, 1012, 10, "2013-01-01T06:00:00Z"],
+        ["无", 2013, 1, 1, 2, 39.0, "abc", 61.6, 250, 8.1, "NA", 0, 1012.3, 10, "2013-01-01T07:00:00Z"],
+    ]
+    csv_path = tmp_path / "w.csv"
+    csv_path.write_text(",".join(cols) + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    jsonl_path = tmp_path / "w.jsonl"
+    docs = [dict(zip(cols, r, strict=True)) for r in rows]
+    docs[0]["dewp"], docs[1]["origin"] = "-", "NA is fine"
+    jsonl_path.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in docs) + "\n")
+
+    def read(fmt: str, path: Path) -> list[dict]:
+        group = ReadGroup(contract, fmt, "utf-8", ",", contract.timestamp_format, tuple((c, c) for c in cols),
+                          (str(path),), null_values=contract.null_values)  # fmt: skip
+        return [r.asDict() for r in read_group(spark, group).orderBy("hour").collect()]
+
+    for fmt, path in (("csv", csv_path), ("jsonl", jsonl_path)):
+        good, bad = read(fmt, path)
+        assert good["_corrupt_record"] is None, (fmt, good)
+        assert (good["origin"], good["temp"], good["dewp"], good["wind_gust"]) == ("EWR", None, None, None)
+        assert good["humid"] == 59.4 and good["time_hour"] is not None
+        assert (
+            bad["_corrupt_record"] is not None and "'dewp'" in bad["_reason"] and "abc" in bad["_reason"]
+        ), bad
+        assert "wind_gust" not in bad["_reason"] and "origin" not in bad["_reason"]
+    assert read("csv", csv_path)[1]["_corrupt_record"].startswith("无,")
+    assert read("jsonl", jsonl_path)[1]["_corrupt_record"] == json.dumps(docs[1], ensure_ascii=False)
