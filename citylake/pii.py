@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from citylake.ids import ID_CHECK, ID_WEIGHTS, ORG_WEIGHTS, USCC_CHARS, USCC_WEIGHTS
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column
+    from pyspark.sql import Column, DataFrame
 
 BLOCK = 64  # SHA-256 block size, bytes
 HASH_REGEX = r"^[0-9a-f]{64}$"
@@ -52,14 +52,14 @@ def hmac_hex_py(value: str, key: bytes) -> str:
 
 
 def resident_id_check(
-    col: Column, delivered: Column | None = None, codes: frozenset[str] | None = None
+    col: Column, delivered: Column | None = None, area_known: Column | None = None
 ) -> Column:
     """GB 11643, as a reason: ``ok``, ``bad_check`` (not 17 digits and a check character, or
     the wrong one; not 15 digits for a legacy ID), ``bad_date`` (no such birth date, or after
-    the delivery date ``delivered``) or ``bad_area`` (an area code no division ever had:
-    ``codes``, from citylake.reference). Legacy 15-digit IDs (born 19yymmdd) have no check
-    character and get the date and area checks. Without ``delivered`` a birth date may not be
-    after today; without ``codes`` the area is not checked. Null stays null."""
+    the delivery date ``delivered``) or ``bad_area`` (``area_known`` is false: no division ever
+    had the area code; see ``with_known_area``). Legacy 15-digit IDs (born 19yymmdd) have no
+    check character and get the date and area checks. Without ``delivered`` a birth date may
+    not be after today; without ``area_known`` the area is not checked. Null stays null."""
     from pyspark.sql import functions as F
 
     delivered = F.current_date() if delivered is None else delivered
@@ -74,23 +74,35 @@ def resident_id_check(
         F.when(col.isNull(), F.lit(None).cast("string"))
         .when(~(is15 | (is18 & (check == F.substring(s, 18, 1)))), F.lit("bad_check"))
         .when(birth.isNull() | (birth > delivered), F.lit("bad_date"))
-        .when(F.lit(codes is not None) & ~F.substring(s, 1, 6).isin(*sorted(codes or ())), F.lit("bad_area"))
+        .when(~(F.lit(True) if area_known is None else area_known), F.lit("bad_area"))
         .otherwise(F.lit("ok"))
     )
 
 
 def resident_id_valid(
-    col: Column, delivered: Column | None = None, codes: frozenset[str] | None = None
+    col: Column, delivered: Column | None = None, area_known: Column | None = None
 ) -> Column:
     """True when ``resident_id_check`` says ok; null stays null."""
-    return resident_id_check(col, delivered, codes) == "ok"
+    return resident_id_check(col, delivered, area_known) == "ok"
 
 
-def uscc_check(col: Column, codes: frozenset[str] | None = None) -> Column:
+def with_known_area(df: DataFrame, column: str, start: int, codes: DataFrame, flag: str) -> DataFrame:
+    """``df`` with a boolean ``flag``: whether the six characters of ``column`` from ``start``
+    (an area code) are in ``codes`` (one ``code`` column, citylake.reference). A broadcast
+    join: the register is a few thousand rows, and a literal list that long would swell every
+    plan that carries the check."""
+    from pyspark.sql import functions as F
+
+    area = F.substring(F.upper(F.trim(F.col(column))), start, 6)
+    known = F.broadcast(codes.select(F.col("code").alias(flag)))
+    return df.join(known, area == F.col(flag), "left").withColumn(flag, F.col(flag).isNotNull())
+
+
+def uscc_check(col: Column, area_known: Column | None = None) -> Column:
     """GB 32100, as a reason: ``ok``, ``bad_check`` (not 18 characters of the code's alphabet,
     or the wrong check character), ``bad_org`` (the embedded organisation code, characters
-    9-17, fails its GB 11714 check) or ``bad_area`` (characters 3-8 are no division code that
-    ever existed; not checked without ``codes``). Null stays null."""
+    9-17, fails its GB 11714 check) or ``bad_area`` (``area_known`` is false: characters 3-8
+    are no division code that ever existed; not checked without it). Null stays null."""
     from pyspark.sql import functions as F
 
     s = F.upper(F.trim(col))
@@ -111,7 +123,7 @@ def uscc_check(col: Column, codes: frozenset[str] | None = None) -> Column:
         F.when(col.isNull(), F.lit(None).cast("string"))
         .when(~form | (check != F.substring(s, 18, 1)), F.lit("bad_check"))
         .when(org_char != F.substring(s, 17, 1), F.lit("bad_org"))
-        .when(F.lit(codes is not None) & ~F.substring(s, 3, 6).isin(*sorted(codes or ())), F.lit("bad_area"))
+        .when(~(F.lit(True) if area_known is None else area_known), F.lit("bad_area"))
         .otherwise(F.lit("ok"))
     )
 

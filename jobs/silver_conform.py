@@ -47,7 +47,7 @@ from jobs.silver_transform import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 
 @dataclass
@@ -111,7 +111,7 @@ def promote_contract(
     gx: GxProject | None,
     expectations_dir: Any,
     systems: dict[str, str] | None = None,
-    division_codes: frozenset[str] | None = None,
+    division_codes: DataFrame | None = None,
 ) -> tuple[Publication, SuiteOutcome | None, set[dt.date], ProgressRow | None]:
     """Promote the owed batches; the progress row is None when silver must try them again."""
     from pyspark import StorageLevel
@@ -229,7 +229,11 @@ def run(
     marks = quarantine_marks(lake, todo)
     # area codes of IDs and credit codes are checked against the national register, if any owes them
     checked = any(c.pii == "resident_id" or c.role == "uscc" for o in todo for c in o.contract.columns)
-    codes = reference.division_codes(lake) if checked else None
+    codes = (
+        spark.createDataFrame([(c,) for c in sorted(reference.division_codes(lake))], "code string")
+        if checked
+        else None
+    )
 
     owing = {o.contract.contract for o in todo}
 

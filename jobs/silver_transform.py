@@ -43,29 +43,35 @@ def conform(
     run_id: str,
     now: dt.datetime,
     systems: dict[str, str] | None = None,
-    division_codes: frozenset[str] | None = None,
+    division_codes: DataFrame | None = None,
 ) -> DataFrame:
     """Bronze rows in silver's layout (citylake.layers.silver_columns), all as Spark columns.
 
     Personal data hashed (derived fields first), resident IDs and credit codes checked (area
-    codes against ``division_codes``, citylake.reference; birth dates against the delivery
-    date), district and street codes
+    codes against ``division_codes``, a one-column ``code`` frame of citylake.reference; birth
+    dates against the delivery date), district and street codes
     normalised, coordinates converted to WGS-84 from the system each unit's feed declares
     (``systems``: "unit/feed" -> wgs84|gcj02|bd09), event_date derived.
     """
     from pyspark.sql import functions as F
 
+    known: dict[str, Column] = {}  # identifier column -> its area code is in the register
+    for c in contract.columns:
+        if division_codes is not None and (c.pii == "resident_id" or c.role == "uscc"):
+            flag = f"_area_known_{c.name}"
+            bronze = pii.with_known_area(bronze, c.name, 1 if c.pii else 3, division_codes, flag)
+            known[c.name] = F.col(flag)
     cols: list[Column] = []
     for c in contract.columns:
         if c.pii:
             cols.append(pii.hmac_hex(F.col(c.name), key).alias(hash_column(c.name)))
             if c.pii == "resident_id":
-                check = pii.resident_id_check(F.col(c.name), F.col("_logical_date"), division_codes)
+                check = pii.resident_id_check(F.col(c.name), F.col("_logical_date"), known.get(c.name))
                 cols += [(check == "ok").alias(valid_column(c.name)), check.alias(check_column(c.name))]
                 cols += [pii.resident_id_derived(F.col(c.name), d, check == "ok").alias(f"{c.name}_{d}")
                          for d in c.derive]  # fmt: skip
         elif c.role == "uscc":
-            check = pii.uscc_check(F.col(c.name), division_codes)
+            check = pii.uscc_check(F.col(c.name), known.get(c.name))
             cols += [
                 F.col(c.name),
                 (check == "ok").alias(valid_column(c.name)),

@@ -31,13 +31,21 @@ def register(tmp_path_factory):
     return codes, rows
 
 
-def _ids(spark, values: list[str], codes: frozenset[str]) -> dict[str, str]:
-    """Silver's verdict on each resident ID, delivered on DELIVERED."""
+def _checked(spark, values: list[str], codes: frozenset[str], kind: str) -> dict[str, str]:
+    """Silver's verdict on each value: a resident ID delivered on DELIVERED, or a USCC; area
+    codes looked up in the register as silver does (citylake.pii.with_known_area)."""
     from pyspark.sql import functions as F
 
-    df = spark.createDataFrame([(v,) for v in values], "id string")
-    out = df.select("id", pii.resident_id_check(F.col("id"), F.lit(DELIVERED), codes).alias("check"))
-    return {r["id"]: r["check"] for r in out.collect()}
+    register = spark.createDataFrame([(c,) for c in sorted(codes)], "code string")
+    df = pii.with_known_area(spark.createDataFrame([(v,) for v in values], "v string"), "v",
+                             1 if kind == "id" else 3, register, "_known")  # fmt: skip
+    check = (pii.resident_id_check(F.col("v"), F.lit(DELIVERED), F.col("_known")) if kind == "id"
+             else pii.uscc_check(F.col("v"), F.col("_known")))  # fmt: skip
+    return {r["v"]: r["check"] for r in df.select("v", check.alias("check")).collect()}
+
+
+def _ids(spark, values: list[str], codes: frozenset[str]) -> dict[str, str]:
+    return _checked(spark, values, codes, "id")
 
 
 def ric_valid(value: str) -> bool:
@@ -119,8 +127,6 @@ def _uscc(authority: str, area: str, rng: random.Random, org8: str | None = None
 
 
 def test_credit_codes_against_stdnum(spark, register):
-    from pyspark.sql import functions as F
-
     codes, rows = register
     rng = random.Random(32100)
     areas = sorted(codes)
@@ -135,10 +141,7 @@ def test_credit_codes_against_stdnum(spark, register):
         bad_org.append(first16 + uscc_check(first16))
     bad_area = [_uscc("91", a, rng) for a in unknown_area]
     values = valid + bad_check + letters + bad_org + bad_area
-    df = spark.createDataFrame([(v,) for v in values], "c string")
-    got = {
-        r["c"]: r["check"] for r in df.select("c", pii.uscc_check(F.col("c"), codes).alias("check")).collect()
-    }
+    got = _checked(spark, values, codes, "uscc")
     # where the rules agree: both accept, both reject a wrong GB 32100 check character
     assert [got[v] for v in valid] == ["ok"] * N and all(uscc.is_valid(v) for v in valid)
     assert [got[v] for v in bad_check] == ["bad_check"] * N and not any(uscc.is_valid(v) for v in bad_check)
