@@ -340,17 +340,12 @@ class GxProject:
         for e in ours:
             result.results.append(_counted_result(e, *counted[e.id], by=by[e.id]))
         _restate(result)
-        failing = [
-            i
-            for i, r in enumerate(result.results)
-            if not r.success and r.expectation_config.meta.get("citylake_id") not in counted
-        ]
+        failing = [i for i, r in enumerate(result.results)
+                   if not r.success and r.expectation_config.meta.get("citylake_id") not in counted]  # fmt: skip
         if failing:
             # Details only for what failed: one more pass over the cached data, small suites.
-            sub = ExpectationSuite(
-                name=f"{gx_name(suite_name)}.details",
-                expectations=[result.results[i].expectation_config.to_json_dict() for i in failing],
-            )
+            sub = ExpectationSuite(name=f"{gx_name(suite_name)}.details",
+                                   expectations=[result.results[i].expectation_config.to_json_dict() for i in failing])  # fmt: skip
             assert batch is not None  # failing results GX computed come from a batch
             detailed = batch.validate(sub, result_format=DETAIL_FORMAT)
             for i, r in zip(failing, detailed.results, strict=True):
@@ -373,18 +368,11 @@ class GxProject:
                 res.update({"unexpected_count": bad, "element_count": rows, "unexpected_percent": pct,
                             "unexpected_percent_total": pct, "partial_unexpected_list": []})  # fmt: skip
                 r.result = res
-            outcomes.append(
-                ExpectationOutcome(
-                    id=cid,
-                    type=cfg.type,
-                    column=_column_label(cfg.kwargs),
-                    severity=cfg.meta.get("severity", "warn"),
-                    success=bool(r.success),
-                    unexpected_count=res.get("unexpected_count"),
-                    element_count=res.get("element_count"),
-                    observed=None if r.success else _observed(res),
-                )
-            )
+            outcomes.append(ExpectationOutcome(
+                id=cid, type=cfg.type, column=_column_label(cfg.kwargs), severity=cfg.meta.get("severity", "warn"),
+                success=bool(r.success), unexpected_count=res.get("unexpected_count"),
+                element_count=res.get("element_count"), observed=None if r.success else _observed(res),
+            ))  # fmt: skip
         self.context.validation_results_store.store_validation_results(result, key)
         return SuiteOutcome(
             dataset, suite_name, validation_id, bool(result.success), outcomes, time.perf_counter() - t0, key
