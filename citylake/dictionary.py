@@ -36,6 +36,11 @@ SCD2_DOC = {
     "valid_to": "end of this version; null while current",
     "is_current": "true for the entity's current version",
 }
+REFERENCE_DOC = {
+    "valid_from": "start of this version: the delivery date of the first snapshot that held it",
+    "valid_to": "end of this version: the delivery date of the snapshot that changed or no longer held it; "
+    "null while current",
+}
 PII_DOC = {
     "resident_id": "resident ID number (GB 11643)",
     "mobile": "mobile number",
@@ -83,9 +88,14 @@ def column_docs(contract: FeedContract) -> dict[str, str]:
                 "the embedded area code)"
             )
         elif c.role in ("district_code", "street_code"):
-            docs[c.name] = f"{base}; current code (retired codes remapped), null if unknown{aliases}"
+            docs[c.name] = (
+                f"{base}; current code by the division register (silver.admin_divisions), "
+                f"retired codes remapped by the crosswalk, null if unknown{aliases}"
+            )
             docs[as_sent_column(c.name)] = "the code as the unit sent it"
-            docs[status_column(c.name)] = "current, remapped or unknown"
+            docs[status_column(c.name)] = (
+                "current (in the register), remapped (a retired code with a successor) or unknown (neither)"
+            )
         elif c.role in ("lon", "lat") and contract.coordinates:
             docs[c.name] = f"{base}, WGS-84{aliases}"
             docs[as_sent_column(c.name)] = "the value as sent, in the feed's declared system"
@@ -108,6 +118,8 @@ def column_docs(contract: FeedContract) -> dict[str, str]:
         if contract.kind == "event"
         else "delivery date of the snapshot"
     )
+    if contract.kind == "reference":
+        return {**docs, **SCD2_DOC, **REFERENCE_DOC, **META_DOC}
     return {**docs, **SCD2_DOC, **META_DOC}
 
 
@@ -116,11 +128,12 @@ def _markers(values: tuple[str, ...]) -> str:
 
 
 def _silver_section(contract: FeedContract, units: int, own_markers: dict[str, tuple[str, ...]]) -> list[str]:
-    grain = (
-        "one row per record per sending unit"
-        if contract.kind == "event"
-        else "one row per object version per sending unit (SCD type 2)"
-    )
+    grain = {
+        "event": "one row per record per sending unit",
+        "entity": "one row per object version per sending unit (SCD type 2)",
+        "reference": "one row per register entry version per sending unit (SCD type 2; an entry "
+        "missing from a newer snapshot is closed, not deleted)",
+    }[contract.kind]
     docs = column_docs(contract)
     lines = [
         f"### silver.{contract.contract}",
@@ -128,7 +141,7 @@ def _silver_section(contract: FeedContract, units: int, own_markers: dict[str, t
         f"{contract.title}. {contract.description}",
         "",
         f"- Grain: {grain}; key: {', '.join(merge_keys(contract))}"
-        + (", valid_from" if contract.kind == "entity" else ", event_date"),
+        + (", valid_from" if contract.scd2 else ", event_date"),
         f"- Owner: {contract.owner}",
         f"- Sent by {units} unit(s), {contract.cadence}; contract version {contract.version}",
     ]

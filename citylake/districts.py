@@ -1,113 +1,146 @@
-"""Shanghai's district codes (GB/T 2260; NBS 2023) and the retired codes older systems still send.
+"""Shanghai's division codes as data: the register (NBS 2023) and the crosswalk of retired codes.
 
-Silver normalises every district and street code to the current one, in Spark columns
-(``conform_code``); the plain-Python ``current_code`` is its twin for the generator and tests.
+The register the lake conforms against is the current snapshot of ``silver.admin_divisions``,
+which the Municipal Civil Affairs Bureau delivers (citylake.reference reads it). Until the
+first snapshot is in silver, the seed this repository ships (schemas/reference/, the same
+NBS 2023 table) stands in. Retired codes map to their successors through the crosswalk, also
+shipped as data. Silver conforms codes with a broadcast join on ``lookup_rows``; the
+plain-Python ``current_code`` is its twin for the generator and tests.
 """
 
 from __future__ import annotations
 
+import csv
 import re
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
+from citylake.settings import REPO_ROOT
+
 if TYPE_CHECKING:
-    from pyspark.sql import Column
+    from pyspark.sql import Column, DataFrame
 
-# code -> (English name, Chinese name)
-DISTRICTS: dict[str, tuple[str, str]] = {
-    "310101": ("Huangpu", "黄浦区"),
-    "310104": ("Xuhui", "徐汇区"),
-    "310105": ("Changning", "长宁区"),
-    "310106": ("Jing'an", "静安区"),
-    "310107": ("Putuo", "普陀区"),
-    "310109": ("Hongkou", "虹口区"),
-    "310110": ("Yangpu", "杨浦区"),
-    "310112": ("Minhang", "闵行区"),
-    "310113": ("Baoshan", "宝山区"),
-    "310114": ("Jiading", "嘉定区"),
-    "310115": ("Pudong", "浦东新区"),
-    "310116": ("Jinshan", "金山区"),
-    "310117": ("Songjiang", "松江区"),
-    "310118": ("Qingpu", "青浦区"),
-    "310120": ("Fengxian", "奉贤区"),
-    "310151": ("Chongming", "崇明区"),
-}
-
-# retired code -> current code (mergers and re-designations)
-RETIRED: dict[str, str] = {
-    "310103": "310101",  # Luwan merged into Huangpu, 2011
-    "310108": "310106",  # Zhabei merged into Jing'an, 2015
-    "310230": "310151",  # Chongming county became a district, 2016
-    "310119": "310115",  # Nanhui merged into Pudong, 2009
-    "310225": "310115",  # Nanhui county code before 2001
-    "310226": "310120",  # Fengxian county before 2001
-    "310228": "310116",  # Jinshan county before 1997
-}
-
-# A rough centre per district, WGS-84 (lon, lat); the generator scatters objects around it.
-CENTROIDS: dict[str, tuple[float, float]] = {
-    "310101": (121.4846, 31.2317),
-    "310104": (121.4367, 31.1885),
-    "310105": (121.4244, 31.2204),
-    "310106": (121.4478, 31.2286),
-    "310107": (121.3972, 31.2497),
-    "310109": (121.5050, 31.2646),
-    "310110": (121.5260, 31.2596),
-    "310112": (121.3816, 31.1129),
-    "310113": (121.4890, 31.4049),
-    "310114": (121.2654, 31.3747),
-    "310115": (121.5447, 31.2222),
-    "310116": (121.3420, 30.7417),
-    "310117": (121.2277, 31.0324),
-    "310118": (121.1242, 31.1504),
-    "310120": (121.4741, 30.9178),
-    "310151": (121.3973, 31.6232),
-}
-
-
-# What a code may look like: 6-digit district (12-digit with a zero tail is accepted), 9-digit
-# street/town (NBS), 12-digit community. Anything else is unknown.
+REFERENCE_DIR = REPO_ROOT / "schemas" / "reference"
+SEED_REGISTER = REFERENCE_DIR / "admin_divisions_310000_nbs2023.csv"
+CROSSWALK = REFERENCE_DIR / "division_crosswalk.csv"
+LEVELS = ("district", "street", "community")
+STATUSES = ("current", "remapped", "unknown")
+# What a code may look like in a column of each role: a 6-digit district (12 digits with a zero
+# tail accepted); a 9-digit street/town, or a 12-digit code (a street with a zero tail, or a
+# community, whose street is its first 9 digits).
 SHAPES = {"district": r"^[0-9]{6}(000000)?$", "street": r"^[0-9]{9}([0-9]{3})?$"}
 LENGTHS = {"district": 6, "street": 9}
-STATUSES = ("current", "remapped", "unknown")
 
 
-def current_code(code: str, level: str = "district") -> str | None:
-    """The current code at ``level`` (retired district prefix remapped); None if unknown."""
+@dataclass(frozen=True)
+class Division:
+    code: str
+    name: str
+    level: str
+    parent_code: str
+
+
+@cache
+def seed_register() -> tuple[Division, ...]:
+    with SEED_REGISTER.open(encoding="utf-8") as f:
+        return tuple(Division(**row) for row in csv.DictReader(f))
+
+
+@cache
+def crosswalk() -> dict[str, str]:
+    """Retired code -> its successor (districts and streets)."""
+    with CROSSWALK.open(encoding="utf-8") as f:
+        return {r["retired_code"]: r["successor_code"] for r in csv.DictReader(f)}
+
+
+@cache
+def districts() -> dict[str, str]:
+    """Current district code -> its name (黄浦区 ...), from the seed register."""
+    return {d.code: d.name for d in seed_register() if d.level == "district"}
+
+
+@cache
+def streets_of(district: str) -> tuple[str, ...]:
+    return tuple(d.code for d in seed_register() if d.level == "street" and d.parent_code == district)
+
+
+def lookup_rows(register: list[tuple[str, str]], retired: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(sent, current code, level, status) for every code a unit may send: each register code
+    (``register``: code, level) as itself, and each retired code whose successor is in it."""
+    level_of = dict(register)
+    rows = [(code, code, level, "current") for code, level in register]
+    for old, new in sorted(retired.items()):
+        if new in level_of and old not in level_of:
+            rows.append((old, new, level_of[new], "remapped"))
+    return rows
+
+
+def _key(code: str, level: str) -> str | None:
+    """The register code a sent value names, before lookup (None: not a code of that shape)."""
     code = code.strip()
     if not re.match(SHAPES[level], code):
         return None
-    head = RETIRED.get(code[:6], code[:6])
-    return head + code[6 : LENGTHS[level]] if head in DISTRICTS else None
+    if level == "district" or code.endswith("000"):
+        return code[: LENGTHS[level]]
+    return code  # a community code in a street column
+
+
+def current_code(code: str, level: str = "district") -> str | None:
+    """The current code at ``level`` for a sent code, by the seed register; None if unknown."""
+    table = {sent: (now, lvl) for sent, now, lvl, _ in _seed_lookup()}
+    key = _key(code, level)
+    hit = table.get(key) if key else None
+    if hit is None or hit[1] not in _ACCEPTED[level]:
+        return None
+    return hit[0][: LENGTHS[level]]
 
 
 def code_status(code: str, level: str = "district") -> str:
-    now = current_code(code, level)
-    if now is None:
-        return "unknown"
-    return "current" if now == code.strip()[: LENGTHS[level]] else "remapped"
+    key = _key(code, level)
+    hit = {sent: status for sent, _, lvl, status in _seed_lookup() if lvl in _ACCEPTED[level]}.get(key or "")
+    return hit or "unknown"
+
+
+_ACCEPTED = {"district": ("district",), "street": ("street", "community")}
+
+
+@cache
+def _seed_lookup() -> tuple[tuple[str, str, str, str], ...]:
+    return tuple(lookup_rows([(d.code, d.level) for d in seed_register()], crosswalk()))
 
 
 def remap_retired(code6: Column) -> Column:
-    """A 6-digit code column with retired district codes replaced by their successors."""
+    """A 6-digit code column with retired district codes replaced by their successors (a map
+    of the crosswalk's few district rows)."""
     from pyspark.sql import functions as F
 
-    retired = F.create_map(*[F.lit(x) for kv in sorted(RETIRED.items()) for x in kv])
+    pairs = sorted((k, v) for k, v in crosswalk().items() if len(k) == 6)
+    retired = F.create_map(*[F.lit(x) for kv in pairs for x in kv])
     return F.coalesce(F.element_at(retired, code6), code6)
 
 
-def conform_code(col: Column, level: str) -> tuple[Column, Column]:
-    """(current code or null, status) for a district or street code column; null stays null."""
+def with_conformed_code(
+    df: DataFrame, column: str, level: str, lookup: DataFrame, code_out: str, status_out: str
+) -> DataFrame:
+    """``df`` with the current code (null if unknown) and its status for the code ``column``.
+
+    ``lookup``: (sent, code, level, status) rows of ``lookup_rows``, small and broadcast. A null
+    code stays null with a null status.
+    """
     from pyspark.sql import functions as F
 
-    s = F.trim(col)
-    head = F.substring(s, 1, 6)
-    mapped = remap_retired(head)
-    ok = s.rlike(SHAPES[level]) & mapped.isin(*DISTRICTS)
-    code = F.when(ok, F.concat(mapped, F.substring(s, 7, LENGTHS[level] - 6)))
-    status = (
-        F.when(col.isNull(), F.lit(None))
-        .when(~ok, F.lit("unknown"))
-        .when(mapped != head, F.lit("remapped"))
-        .otherwise(F.lit("current"))
+    s = F.trim(F.col(column))
+    to_street = (F.length(s) == 12) & s.endswith("000") if level == "street" else F.lit(True)
+    key = F.when(s.rlike(SHAPES[level]), F.when(to_street, F.substring(s, 1, LENGTHS[level])).otherwise(s))
+    k, hit_code, hit_status = f"__{column}_key", f"__{column}_code", f"__{column}_status"
+    table = lookup.where(F.col("level").isin(*_ACCEPTED[level])).select(
+        F.col("sent").alias(k), F.col("code").alias(hit_code), F.col("status").alias(hit_status)
     )
-    return code, status
+    joined = df.withColumn(k, key).join(F.broadcast(table), k, "left")
+    status = F.when(F.col(column).isNull(), F.lit(None)).otherwise(
+        F.coalesce(F.col(hit_status), F.lit("unknown"))
+    )
+    return joined.withColumns(
+        {code_out: F.substring(F.col(hit_code), 1, LENGTHS[level]), status_out: status}
+    ).drop(k, hit_code, hit_status)

@@ -17,6 +17,10 @@ written to ``_system/generated/<date>.json``:
 - ``late``: an event time on the previous day;
 and per file: ``resend`` (a second, byte-identical copy under another name) and ``late_file``
 (an extra file of the previous day's records delivered today).
+
+Codes: district and street codes are real register codes (NBS 2023); legacy units send retired
+ones and 1% of street codes exist nowhere (``_codes``); each file's report counts them as
+silver must conform them. The civil-affairs unit delivers the shipped register itself.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from citylake import geo
-from citylake.districts import CENTROIDS, DISTRICTS
+from citylake.districts import STATUSES, crosswalk, seed_register, streets_of
+from citylake.districts import districts as district_names
 from citylake.ids import USCC_CHARS, org_code_check, resident_id_check, uscc_check
 from citylake.lake import Lake
 from citylake.registry import Feed, FeedContract, Registry
@@ -57,6 +62,7 @@ BASE_ROWS: dict[str, int] = {
     "service_requests": 3000,
     "medical_visits": 5000,
     "enterprise_cloud_adoption": 200,
+    "admin_divisions": len(seed_register()),  # the whole register, at every scale
 }
 
 FAULT_RATES: dict[str, float] = {
@@ -134,6 +140,8 @@ class FileReport:
     records: int
     faults: dict[str, int] = field(default_factory=dict)
     malformed_records: list[int] = field(default_factory=list)
+    # per code column: codes silver conforms as current, remapped, unknown (before record faults)
+    codes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _seed(*parts: object) -> int:
@@ -151,12 +159,35 @@ def _ts(base: dt.datetime, seconds: np.ndarray) -> list[str]:
 def _districts_for(feed: Feed, n: int, rng: np.random.Generator) -> list[str]:
     if feed.unit.district_code:
         return [feed.unit.district_code] * n
-    codes = list(DISTRICTS)
+    codes = list(district_names())
     return [codes[i] for i in rng.integers(0, len(codes), n)]
 
 
 def _street(district: str, i: int) -> str:
-    return f"{district}{(i % 20) + 1:03d}"
+    """A real street or town of the district (NBS 2023)."""
+    streets = streets_of(district)
+    return streets[i % len(streets)]
+
+
+# A rough centre per district, WGS-84 (lon, lat): the generator scatters objects around it.
+CENTROIDS: dict[str, tuple[float, float]] = {
+    "310101": (121.4846, 31.2317),
+    "310104": (121.4367, 31.1885),
+    "310105": (121.4244, 31.2204),
+    "310106": (121.4478, 31.2286),
+    "310107": (121.3972, 31.2497),
+    "310109": (121.5050, 31.2646),
+    "310110": (121.5260, 31.2596),
+    "310112": (121.3816, 31.1129),
+    "310113": (121.4890, 31.4049),
+    "310114": (121.2654, 31.3747),
+    "310115": (121.5447, 31.2222),
+    "310116": (121.3420, 30.7417),
+    "310117": (121.2277, 31.0324),
+    "310118": (121.1242, 31.1504),
+    "310120": (121.4741, 30.9178),
+    "310151": (121.3973, 31.6232),
+}
 
 
 def _positions(districts: list[str], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +215,7 @@ def _name(rng: np.random.Generator) -> str:
 
 
 def _address(rng: np.random.Generator, district: str) -> str:
-    return f"上海市{DISTRICTS[district][1]}{ROADS[int(rng.integers(0, len(ROADS)))]}{int(rng.integers(1, 2000))}号"
+    return f"上海市{district_names()[district]}{ROADS[int(rng.integers(0, len(ROADS)))]}{int(rng.integers(1, 2000))}号"
 
 
 def _plate(rng: np.random.Generator) -> str:
@@ -294,14 +325,14 @@ def _ev_stations(c: Ctx) -> dict[str, list[Any]]:
     return {
         "station_id": e.ids,
         "station_name": [
-            f"{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}充电站{k}"
+            f"{district_names()[d]}{ROADS[_seed(i) % len(ROADS)]}充电站{k}"
             for k, (i, d) in enumerate(zip(e.ids, e.districts, strict=True))
         ],
         "operator_name": [c.feed.unit.name_zh] * n,
         "district_code": e.districts,
         "street_code": [_street(d, _seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
         "address": [
-            f"上海市{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}{_seed(i) % 999 + 1}号"
+            f"上海市{district_names()[d]}{ROADS[_seed(i) % len(ROADS)]}{_seed(i) % 999 + 1}号"
             for i, d in zip(e.ids, e.districts, strict=True)
         ],
         "lon": lon,
@@ -339,7 +370,7 @@ def _parking_lots(c: Ctx) -> dict[str, list[Any]]:
     return {
         "lot_id": e.ids,
         "lot_name": [
-            f"{DISTRICTS[d][1]}{ROADS[_seed(i) % len(ROADS)]}停车场"
+            f"{district_names()[d]}{ROADS[_seed(i) % len(ROADS)]}停车场"
             for i, d in zip(e.ids, e.districts, strict=True)
         ],
         "lot_type": [types[_seed("t", i) % 4] for i in e.ids],
@@ -413,7 +444,7 @@ def _air_quality(c: Ctx) -> dict[str, list[Any]]:
     lon, lat = c.coords(slon[idx], slat[idx])
     return {
         "station_code": [f"AQ{c.feed.unit.unit[-8:].upper()}{i:03d}" for i in idx],
-        "station_name": [f"{DISTRICTS[districts[i]][1]}监测站{i + 1}" for i in idx],
+        "station_name": [f"{district_names()[districts[i]]}监测站{i + 1}" for i in idx],
         "district_code": [districts[i] for i in idx],
         "lon": lon,
         "lat": lat,
@@ -458,7 +489,7 @@ def _cell_sites(c: Ctx) -> dict[str, list[Any]]:
     carriers = [own] if own in CARRIERS else ["cmcc", "cucc", "ctcc"]
     ids, districts, owners = [], [], []
     for carrier in carriers:
-        for d in DISTRICTS:
+        for d in district_names():
             s = _site_ids(carrier, d, c.scale)
             ids += s
             districts += [d] * len(s)
@@ -469,7 +500,7 @@ def _cell_sites(c: Ctx) -> dict[str, list[Any]]:
     bands = ["n41", "n78", "n79", "n28", "n1"]
     return {
         "site_id": ids,
-        "site_name": [f"{DISTRICTS[d][1]}{i[-4:]}站" for i, d in zip(ids, districts, strict=True)],
+        "site_name": [f"{district_names()[d]}{i[-4:]}站" for i, d in zip(ids, districts, strict=True)],
         "carrier": owners,
         "district_code": districts,
         "street_code": [_street(d, _seed(i)) for i, d in zip(ids, districts, strict=True)],
@@ -615,7 +646,15 @@ def _enterprise(c: Ctx) -> dict[str, list[Any]]:
     }
 
 
+def _admin_divisions(c: Ctx) -> dict[str, list[Any]]:
+    """The civil-affairs unit's register: the shipped NBS 2023 table, as it is (no faults)."""
+    rows = seed_register()
+    return {"code": [d.code for d in rows], "name": [d.name for d in rows],
+            "level": [d.level for d in rows], "parent_code": [d.parent_code for d in rows]}  # fmt: skip
+
+
 BUILDERS = {
+    "admin_divisions": _admin_divisions,
     "ev_charging_sessions": _ev_sessions,
     "ev_charging_stations": _ev_stations,
     "parking_occupancy": _parking_occupancy,
@@ -681,7 +720,7 @@ def _inject(
                 rows[i][pos[ids[0]]] = v[:-1] + bad[int(i) % len(bad)]
             elif v:
                 rows[i][pos[ids[0]]] = v[:-1]  # a 15-digit ID with a digit lost
-    if contract.kind == "event":
+    if contract.kind == "event" and contract.event_time:
         et = pos[contract.event_time]
         for i in take("late"):
             if rows[i][et]:
@@ -804,7 +843,15 @@ def render(feed: Feed, rows: list[list[Any]], malformed: dict[int, str]) -> byte
     return data
 
 
-def build_rows(feed: Feed, date: dt.date, scale: float, variant: str = "main") -> list[list[Any]]:
+def build_rows(
+    feed: Feed,
+    date: dt.date,
+    scale: float,
+    variant: str = "main",
+    codes: dict[str, dict[str, int]] | None = None,
+) -> list[list[Any]]:
+    """One file's records; ``codes`` receives, per code column, how many codes conform as
+    current, remapped or unknown (by construction, before record faults are injected)."""
     ctx = Ctx(feed, date, scale, variant)
     columns = BUILDERS[feed.contract.contract](ctx)
     names = [c.name for c in feed.contract.columns]
@@ -812,6 +859,9 @@ def build_rows(feed: Feed, date: dt.date, scale: float, variant: str = "main") -
     if missing:
         raise RuntimeError(f"generator for {feed.contract.contract} misses columns {sorted(missing)}")
     _legacy(feed, date, variant, columns)
+    tally = _codes(feed, columns)
+    if codes is not None:
+        codes.update(tally)
     return [list(r) for r in zip(*(columns[n] for n in names), strict=True)]
 
 
@@ -821,14 +871,47 @@ LEGACY_UNIT_SHARE = 0.25  # units whose systems predate the district mergers
 LEGACY_ID_SHARE = 0.03  # resident IDs still in the 15-digit form
 
 
+INVALID_STREET_SHARE = 0.01  # street codes no register holds: <district>999, as if keyed in by hand
+
+
+def _codes(feed: Feed, columns: dict[str, list[Any]]) -> dict[str, dict[str, int]]:
+    """Codes as older and careless systems send them, in place, counted by what silver must make
+    of them. A legacy unit sends retired district codes (LEGACY_CODES) and, for streets that
+    have one, the street's retired NBS code (the shipped crosswalk, read backwards): both
+    ``remapped``. INVALID_STREET_SHARE of street codes, chosen by record key, are ``unknown``.
+    Every other code is a current register code."""
+    legacy = _seed("legacy-codes", feed.unit.unit) % 100 < LEGACY_UNIT_SHARE * 100
+    retired_of = {new: old for old, new in crosswalk().items() if len(old) == 9}
+    keys = list(zip(*(columns[k] for k in feed.contract.business_keys), strict=True))
+    counts: dict[str, dict[str, int]] = {}
+    for c in feed.contract.columns:
+        if c.role not in ("district_code", "street_code"):
+            continue
+        tally = {s: 0 for s in STATUSES}
+        out: list[str | None] = []
+        for key, v in zip(keys, columns[c.name], strict=True):
+            if v is None:
+                out.append(v)
+                continue
+            if (
+                c.role == "street_code"
+                and _seed("bad-street", feed.key, key) % 10_000 < INVALID_STREET_SHARE * 10_000
+            ):
+                v, status = v[:6] + "999", "unknown"
+            elif legacy and v in LEGACY_CODES:
+                v, status = LEGACY_CODES[v], "remapped"
+            elif legacy and v in retired_of:
+                v, status = retired_of[v], "remapped"
+            else:
+                status = "current"
+            out.append(v)
+            tally[status] += 1
+        columns[c.name], counts[c.name] = out, tally
+    return counts
+
+
 def _legacy(feed: Feed, date: dt.date, variant: str, columns: dict[str, list[Any]]) -> None:
-    """Quirks of older source systems, in place: retired district codes and 15-digit IDs."""
-    if _seed("legacy-codes", feed.unit.unit) % 100 < LEGACY_UNIT_SHARE * 100:
-        for c in feed.contract.columns:
-            if c.role in ("district_code", "street_code"):
-                columns[c.name] = [
-                    LEGACY_CODES[v[:6]] + v[6:] if v and v[:6] in LEGACY_CODES else v for v in columns[c.name]
-                ]
+    """Quirks of older source systems, in place: 15-digit resident IDs."""
     rng = _rng("legacy-ids", feed.key, date.isoformat(), variant)
     for c in feed.contract.columns:
         if c.pii == "resident_id":
@@ -849,12 +932,14 @@ def generate_feed(
     reports = []
     landing = lake.landing_dir(feed.unit.unit, feed.spec.feed, date.isoformat())
     rng = _rng("faults", feed.key, date.isoformat())
+    faults = faults and feed.contract.kind != "reference"  # a register is delivered as it is
     variants = [("main", date, "")]
     if faults and rng.random() < FILE_FAULT_RATES["late_file"] and feed.contract.kind == "event":
         yesterday = date - dt.timedelta(days=1)
         variants.append(("late_file", yesterday, "_late"))
     for kind, day, suffix in variants:
-        rows = build_rows(feed, day, scale, variant=kind)
+        codes: dict[str, dict[str, int]] = {}
+        rows = build_rows(feed, day, scale, variant=kind, codes=codes)
         counts: dict[str, int] = {}
         malformed: dict[int, str] = {}
         if faults:
@@ -873,6 +958,7 @@ def generate_feed(
                 len(rows),
                 counts,
                 sorted(i + 1 for i in malformed),
+                codes,
             )
         )
         if kind == "main" and faults and rng.random() < FILE_FAULT_RATES["resend"]:

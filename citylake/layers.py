@@ -77,7 +77,7 @@ def silver_columns(contract: FeedContract) -> list[tuple[str, str]]:
     if contract.coordinates:
         out += [("coord_system", "string"), ("coord_status", "string")]
     out.append(("event_date", "date"))
-    if contract.kind == "entity":
+    if contract.scd2:
         out += list(SCD2_COLUMNS)
     return out + list(SILVER_META)
 

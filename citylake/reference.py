@@ -10,10 +10,14 @@ platform depends on rather than copies. The first run that needs it writes it to
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import re
 from importlib import metadata, resources
 from typing import Any
 
+from citylake import districts
 from citylake.lake import Lake
 
 DIVISION_CODES = "division_codes"
@@ -70,3 +74,76 @@ def division_codes(lake: Lake) -> frozenset[str]:
     else:
         codes = set(table.column("code").to_pylist())
     return frozenset(codes | {NATIONAL})
+
+
+# --- the division register: silver.admin_divisions, and the crosswalk of retired codes ----------
+
+REGISTER_CONTRACT = "admin_divisions"
+CROSSWALK_TABLE = "division_crosswalk"
+
+
+def _read(lake: Lake, zone: str, name: str, columns: list[str]) -> Any:
+    """A lake table as an Arrow table by delta-rs (no JVM); None if it does not exist."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    from citylake.storage import delta_rs_location
+
+    uri, options = delta_rs_location(lake.table(zone, name))
+    try:
+        return DeltaTable(uri, storage_options=options).to_pyarrow_table(columns=columns)
+    except TableNotFoundError:
+        return None
+
+
+def register(lake: Lake) -> tuple[list[tuple[str, str]], str]:
+    """(code, level) of every current entry of the division register, and where it came from:
+    the current snapshot in silver.admin_divisions, or the shipped NBS 2023 seed before the
+    civil-affairs unit's first snapshot is there."""
+    table = _read(lake, "silver", REGISTER_CONTRACT, ["code", "level", "is_current"])
+    rows = [] if table is None else [r for r in table.to_pylist() if r["is_current"] and r["code"]]
+    if rows:
+        return sorted(
+            (r["code"], r["level"]) for r in rows
+        ), f"silver.{REGISTER_CONTRACT} ({len(rows)} current codes)"
+    seed = [(d.code, d.level) for d in districts.seed_register()]
+    return (
+        seed,
+        f"the shipped seed register {districts.SEED_REGISTER.name} (silver.{REGISTER_CONTRACT} is empty)",
+    )
+
+
+def crosswalk(lake: Lake) -> dict[str, str]:
+    """Retired code -> successor from ``_system/division_crosswalk``, written from the shipped
+    file by the first run that needs it (and again when that file changes)."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from citylake.storage import delta_rs_location
+
+    shipped = districts.CROSSWALK.read_bytes()
+    digest = hashlib.sha256(shipped).hexdigest()
+    table = _read(lake, "_system", CROSSWALK_TABLE, ["retired_code", "successor_code", "source"])
+    if table is None or table.num_rows == 0 or table.column("source")[0].as_py() != digest:
+        rows = [{**r, "source": digest} for r in csv.DictReader(io.StringIO(shipped.decode("utf-8")))]
+        uri, options = delta_rs_location(lake.table("_system", CROSSWALK_TABLE))
+        write_deltalake(uri, pa.Table.from_pylist(rows), mode="overwrite", schema_mode="overwrite",
+                        storage_options=options)  # fmt: skip
+        return {r["retired_code"]: r["successor_code"] for r in rows}
+    return dict(
+        zip(table.column("retired_code").to_pylist(), table.column("successor_code").to_pylist(), strict=True)
+    )
+
+
+def division_lookup(spark: Any, lake: Lake) -> tuple[Any, str]:
+    """The (sent, code, level, status) lookup silver conforms codes with, as one small Spark
+    DataFrame per run, and a line saying which register it holds."""
+    codes, source = register(lake)
+    rows = districts.lookup_rows(codes, crosswalk(lake))
+    return spark.createDataFrame(
+        rows, "sent string, code string, level string, status string"
+    ).cache(), source
+
+
+def current_districts(lake: Lake) -> list[str]:
+    return [code for code, level in register(lake)[0] if level == "district"]

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from citylake.districts import DISTRICTS
+from citylake.districts import districts
 
 FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -82,11 +82,13 @@ class FeedContract(_Strict):
     version: int = Field(ge=1)
     title: str
     description: str
-    kind: Literal["event", "entity"]
+    # event: records in time; entity: snapshots of objects, dated by the source's update time;
+    # reference: full snapshots of a register (no event time), dated by their delivery
+    kind: Literal["event", "entity", "reference"]
     action_area: ActionArea
     owner: str
     cadence: Cadence
-    event_time: str
+    event_time: str | None = None
     business_keys: tuple[str, ...] = Field(min_length=1)
     timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
     # values a unit writes for "no value" (NA, NULL, \N, -, /, 无): null in CSV and JSON lines
@@ -110,9 +112,15 @@ class FeedContract(_Strict):
                     )
                 headers[h] = col.name
         by_name = {c.name: c for c in self.columns}
-        if self.event_time not in by_name:
+        if self.kind == "reference":
+            if self.event_time is not None:
+                raise ValueError("event_time: a reference contract has no event time; "
+                                 "each delivery is a snapshot dated by its delivery date")  # fmt: skip
+        elif self.event_time is None:
+            raise ValueError(f"event_time: required for a contract of kind {self.kind}")
+        elif self.event_time not in by_name:
             raise ValueError(f"event_time: event_time {self.event_time!r} is not a column")
-        if by_name[self.event_time].type != "timestamp":
+        elif by_name[self.event_time].type != "timestamp":
             raise ValueError(f"event_time: event_time {self.event_time!r} must have type timestamp")
         missing = [k for k in self.business_keys if k not in by_name]
         if missing:
@@ -122,6 +130,11 @@ class FeedContract(_Strict):
                 if axis not in by_name or by_name[axis].type != "double":
                     raise ValueError(f"coordinates: coordinates column {axis!r} must be a double column")
         return self
+
+    @property
+    def scd2(self) -> bool:
+        """Kept in silver as an SCD type 2 dimension (entities and reference registers)."""
+        return self.kind != "event"
 
     @cached_property
     def by_name(self) -> dict[str, Column]:
@@ -223,7 +236,7 @@ class SourceUnit(_Strict):
     def _district(self) -> SourceUnit:
         if self.kind == "district_bureau" and not self.district_code:
             raise ValueError("district_code: district_code is required for a district_bureau")
-        if self.district_code is not None and self.district_code not in DISTRICTS:
+        if self.district_code is not None and self.district_code not in districts():
             raise ValueError(
                 f"district_code: district_code {self.district_code!r} is not a current GB/T 2260 district code"
             )

@@ -48,7 +48,9 @@ def bronze_properties(contract: FeedContract) -> dict[str, str]:
     the first 32 columns for every row it writes, about 6% of the ingest's CPU."""
     from citylake.ledger import APPEND_ONLY
 
-    stats = ["_unit", "_feed", "_source_file", "_record_no", "_batch_id", contract.event_time]
+    stats = ["_unit", "_feed", "_source_file", "_record_no", "_batch_id"] + (
+        [contract.event_time] if contract.event_time else []
+    )
     return {**APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days",
             "delta.dataSkippingStatsColumns": ",".join(stats)}  # fmt: skip
 

@@ -40,6 +40,7 @@ from jobs.silver_transform import (
     conform,
     coord_systems,
     kept_rows,
+    latest_snapshot,
     rank_copies,
     silver_schema,
     surplus_rows,
@@ -48,6 +49,9 @@ from jobs.silver_transform import (
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+
+GRAIN = {"event": "record", "entity": "object version", "reference": "register entry version"}
 
 
 @dataclass
@@ -112,6 +116,7 @@ def promote_contract(
     expectations_dir: Any,
     systems: dict[str, str] | None = None,
     division_codes: DataFrame | None = None,
+    register: DataFrame | None = None,
 ) -> tuple[Publication, SuiteOutcome | None, set[dt.date], ProgressRow | None]:
     """Promote the owed batches; the progress row is None when silver must try them again."""
     from pyspark import StorageLevel
@@ -141,9 +146,11 @@ def promote_contract(
             *[F.struct(F.lit(b), F.lit(u), F.lit(f)) for b, u, f in held]))  # fmt: skip
     # the bronze version of each row's batch: newer deliveries win, and the quarantine mark compares
     versions = F.create_map(*[F.lit(x) for b in todo.commits for x in (b.batch_id, b.version)])
-    rows = conform(bronze, contract, key, run_id, now, systems, division_codes).withColumns(
+    rows = conform(bronze, contract, key, run_id, now, systems, division_codes, register).withColumns(
         {"_bronze_version": F.element_at(versions, F.col("_batch_id")), "_dropped": is_dropped(checks)}
     )
+    if contract.kind == "reference":
+        rows = latest_snapshot(rows)
     unique_ids = [
         e.id for e in suite_expectations(expectations_dir, contract.suites_for("bronze")) if e.type in UNIQUE
     ]
@@ -194,7 +201,10 @@ def promote_contract(
         if n == 0:
             pub.status = "empty"
             return pub, None, set(), moved(set())
-        if not merge(spark, path, inc, contract, dates):
+        delivered = (
+            ranked.select(*merge_keys(contract), "_logical_date") if contract.kind == "reference" else None
+        )
+        if not merge(spark, path, inc, contract, dates, delivered):
             pub.status = "unchanged"  # a re-delivery of what silver holds: no new version
         pub.delta_version = delta_log.latest_version(path)
         return pub, outcome, set(dates), moved(set(dates))
@@ -244,11 +254,13 @@ def run(
             silver_schema(contract),
             evolve=contract.contract in owing,
             partition_by=("event_date",) if contract.kind == "event" else (),
-            comment=f"silver: {contract.title}; one row per {'record' if contract.kind == 'event' else 'object'} "
+            comment=f"silver: {contract.title}; one row per {GRAIN[contract.kind]} "
             f"per unit, keyed by {', '.join(merge_keys(contract))}",
         )
 
     parallel.each(registry.contracts_in_use(), ensure, workers)  # a listing each, once they exist
+
+    register: DataFrame | None = None
 
     def promote(item: Owed) -> tuple[str, Publication, SuiteOutcome | None, set[dt.date], ProgressRow | None]:
         name = item.contract.contract
@@ -256,7 +268,7 @@ def run(
         try:
             pub, outcome, dates, row = promote_contract(
                 spark, lake, item, marks.get(name, -1), date, run_id, key, checks[name], gx,
-                expectations_dir, coord_systems(registry, name), codes,
+                expectations_dir, coord_systems(registry, name), codes, register,
             )  # fmt: skip
         except Exception as exc:  # one contract's failure must not stop the others
             pub = Publication.refused(spark, "silver", f"silver.{name}", lake.table("silver", name),
@@ -264,7 +276,14 @@ def run(
             outcome, dates, row = None, set(), None
         return name, pub, outcome, dates, row
 
-    for name, pub, outcome, dates, row in parallel.each(todo, promote, workers):
+    # registers first: the other contracts' codes conform against the division register they hold
+    registers = [o for o in todo if o.contract.kind == "reference"]
+    done = parallel.each(registers, promote, workers)
+    if any(c.role in ("district_code", "street_code") for o in todo for c in o.contract.columns):
+        register, source = reference.division_lookup(spark, lake)
+        say(f"silver: codes conform against {source}")
+    done += parallel.each([o for o in todo if o not in registers], promote, workers)
+    for name, pub, outcome, dates, row in done:
         if pub.batch_ids or pub.status == "failed":
             result.publications.append(pub)
         if outcome:

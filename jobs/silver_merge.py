@@ -22,12 +22,18 @@ if TYPE_CHECKING:
 
 
 def merge(
-    spark: SparkSession, path: str, inc: DataFrame, contract: FeedContract, dates: list[dt.date]
+    spark: SparkSession,
+    path: str,
+    inc: DataFrame,
+    contract: FeedContract,
+    dates: list[dt.date],
+    delivered: DataFrame | None = None,
 ) -> bool:
     """Upsert the increment; False (and no commit) when it would change nothing.
 
     Events: late and corrected records update in place, by business key, scanning only the
-    touched days. Entities: SCD type 2 (``merge_scd2``). Delta commits a new version even for
+    touched days. Entities and registers: SCD type 2 (``merge_scd2``; ``delivered``: a
+    register's snapshot keys, see there). Delta commits a new version even for
     a MERGE that matches no clause, so the rows that would act are found first, and a re-run
     of the same data leaves the table version alone.
     """
@@ -39,8 +45,8 @@ def merge(
         # nothing in silver to match (a new day, a first load): the increment is all inserts
         delta_io.append(inc.select(*[n for n, _ in silver_columns(contract)]), path)
         return True
-    if contract.kind == "entity":
-        return merge_scd2(spark, path, inc, contract)
+    if contract.scd2:
+        return merge_scd2(spark, path, inc, contract, delivered)
     keys = merge_keys(contract)
     data_cols = [n for n, _ in silver_columns(contract) if n not in ("_run_id", "_updated_at", *keys)]
     current = delta_io.scan(spark, path, where={"event_date": dates})
@@ -68,8 +74,14 @@ def merge(
         acting.unpersist()
 
 
-def merge_scd2(spark: SparkSession, path: str, inc: DataFrame, contract: FeedContract) -> bool:
+def merge_scd2(
+    spark: SparkSession, path: str, inc: DataFrame, contract: FeedContract, delivered: DataFrame | None = None
+) -> bool:
     """SCD type 2: a changed entity closes its current version and opens a new one.
+
+    A register (``delivered``: the merge keys and ``_logical_date`` of every row of each unit's
+    newest snapshot, kept or not) also closes, at its snapshot date, each current entry of a
+    delivering unit that the snapshot no longer holds.
 
     Rows that act are new entities, newer snapshots whose tracked attributes changed, and
     corrections (same ``valid_from`` as the current version, fixed in place); an older
@@ -103,13 +115,34 @@ def merge_scd2(spark: SparkSession, path: str, inc: DataFrame, contract: FeedCon
     new_version = known & differ(tracked) & newer
     # a correction (same valid_from) or a newer measure: the current version is updated in place
     in_place = known & ~new_version & same_or_newer & differ(tracked + scd2_measures(contract))
+    cols = [n for n, _ in silver_columns(contract)]
     acting = (
         inc.alias("s")
         .join(current, on, "left")
         .where(~known | new_version | in_place)
-        .select("s.*", new_version.alias("__new_version"))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .select(
+            *[F.col(f"s.`{c}`") for c in cols],
+            new_version.alias("__new_version"),
+            F.lit(False).alias("__gone"),
+        )
     )
+    if delivered is not None:
+        # entries a snapshot no longer holds: closed at that snapshot's date, by this run
+        stamp = inc.select("_run_id", "_updated_at").limit(1)
+        snapshot = delivered.groupBy("_unit").agg(
+            F.max("_logical_date").cast("timestamp").alias("valid_from")
+        )
+        gone = (
+            table.toDF().where("is_current").withColumnRenamed("valid_from", "__was_from")
+            .drop("_run_id", "_updated_at")
+            .join(snapshot, "_unit")
+            .where(F.col("valid_from") >= F.col("__was_from"))  # an older snapshot rewrites no history
+            .join(delivered.select(*keys).distinct(), keys, "left_anti")
+            .crossJoin(stamp)
+            .select(*cols, F.lit(False).alias("__new_version"), F.lit(True).alias("__gone"))
+        )  # fmt: skip
+        acting = acting.unionByName(gone)
+    acting = acting.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         if acting.isEmpty():
             return False
@@ -118,12 +151,11 @@ def merge_scd2(spark: SparkSession, path: str, inc: DataFrame, contract: FeedCon
             acting.where("__new_version").select("*", *[F.lit(None).cast("string").alias(m) for m in mk])
         )
         cond = " AND ".join(f"t.`{k}` = s.`{m}`" for k, m in zip(keys, mk, strict=True)) + " AND t.is_current"
-        cols = [n for n, _ in silver_columns(contract)]
         (
             table.alias("t")
             .merge(staged.alias("s"), cond)
             .whenMatchedUpdate(
-                condition="s.__new_version",
+                condition="s.__new_version OR s.__gone",
                 set={
                     "is_current": "false",
                     "valid_to": "s.valid_from",

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from citylake import pii
-from citylake.districts import conform_code
+from citylake.districts import with_conformed_code
 from citylake.geo import with_wgs84
 from citylake.layers import (
     as_sent_column,
@@ -44,13 +44,14 @@ def conform(
     now: dt.datetime,
     systems: dict[str, str] | None = None,
     division_codes: DataFrame | None = None,
+    register: DataFrame | None = None,
 ) -> DataFrame:
     """Bronze rows in silver's layout (citylake.layers.silver_columns), all as Spark columns.
 
     Personal data hashed (derived fields first), resident IDs and credit codes checked (area
     codes against ``division_codes``, a one-column ``code`` frame of citylake.reference; birth
-    dates against the delivery date), district and street codes
-    normalised, coordinates converted to WGS-84 from the system each unit's feed declares
+    dates against the delivery date), district and street codes conformed against the
+    division ``register`` (citylake.districts.lookup_rows; needed when the contract has codes), coordinates converted to WGS-84 from the system each unit's feed declares
     (``systems``: "unit/feed" -> wgs84|gcj02|bd09), event_date derived.
     """
     from pyspark.sql import functions as F
@@ -61,6 +62,14 @@ def conform(
             flag = f"_area_known_{c.name}"
             bronze = pii.with_known_area(bronze, c.name, 1 if c.pii else 3, division_codes, flag)
             known[c.name] = F.col(flag)
+    for c in contract.columns:
+        if c.role in ("district_code", "street_code"):
+            if register is None:
+                raise ValueError(f"{contract.contract}: conforming {c.name} needs the division register")
+            level = c.role.split("_")[0]
+            bronze = with_conformed_code(
+                bronze, c.name, level, register, f"_now_{c.name}", f"_status_{c.name}"
+            )
     cols: list[Column] = []
     for c in contract.columns:
         if c.pii:
@@ -78,18 +87,23 @@ def conform(
                 check.alias(check_column(c.name)),
             ]
         elif c.role in ("district_code", "street_code"):
-            code, status = conform_code(F.col(c.name), c.role.split("_")[0])
-            cols += [code.alias(c.name), F.col(c.name).alias(as_sent_column(c.name)),
-                     status.alias(status_column(c.name))]  # fmt: skip
+            cols += [F.col(f"_now_{c.name}").alias(c.name), F.col(c.name).alias(as_sent_column(c.name)),
+                     F.col(f"_status_{c.name}").alias(status_column(c.name))]  # fmt: skip
         elif c.role in ("lon", "lat") and contract.coordinates:
             cols.append(F.col(c.name).alias(as_sent_column(c.name)))
         else:
             cols.append(F.col(c.name))
-    event_date = F.to_date(F.col(contract.event_time)) if contract.kind == "event" else F.col("_logical_date")
+    event_date = (
+        F.to_date(F.col(contract.event_time))
+        if contract.kind == "event" and contract.event_time
+        else F.col("_logical_date")
+    )
     extra = [F.coalesce(event_date, F.col("_logical_date")).alias("event_date")]
-    if contract.kind == "entity":
-        # a version is valid from the source's own update time (else the delivery date)
-        start = F.coalesce(F.col(contract.event_time), F.col("_logical_date").cast("timestamp"))
+    if contract.scd2:
+        # a version is valid from the source's own update time, else (and for a register,
+        # always) from its delivery date
+        start = F.col("_logical_date").cast("timestamp")
+        start = F.coalesce(F.col(contract.event_time), start) if contract.event_time else start
         extra += [start.alias("valid_from"), F.lit(None).cast("timestamp").alias("valid_to"),
                   F.lit(True).alias("is_current")]  # fmt: skip
     meta: list[Column | str] = [
@@ -117,6 +131,16 @@ def conform(
         df, as_sent_column(lon), as_sent_column(lat), F.col("coord_system"), lon, lat, "coord_status"
     )
     return df.select(*[n for n, _ in silver_columns(contract)], DQ_FAILED)
+
+
+def latest_snapshot(df: DataFrame) -> DataFrame:
+    """A register's rows of each unit's newest delivery: each delivery is the whole register,
+    so an older one owed beside it is superseded (it stays in bronze)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    newest = F.max("_logical_date").over(Window.partitionBy("_unit"))
+    return df.withColumn("_newest", newest).where(F.col("_logical_date") == F.col("_newest")).drop("_newest")
 
 
 def dedupe(df: DataFrame, contract: FeedContract, order: Column | None = None) -> tuple[DataFrame, DataFrame]:

@@ -155,5 +155,5 @@ def test_no_clear_resident_ids_or_mobiles_in_silver_gold_or_published(demo_lake)
         hits = _scan(pq.read_table(parquet))
         assert hits == {k: 0 for k in PATTERNS}, f"{parquet}: {hits}"
         scanned.append(str(parquet))
-    assert len([s for s in scanned if s.startswith("silver.")]) == 15
+    assert len([s for s in scanned if s.startswith("silver.")]) == 16  # admin_divisions among them
     assert re.search(r"gold\.dt_city_objects", " ".join(scanned))

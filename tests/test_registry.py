@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from citylake.districts import DISTRICTS
+from citylake.districts import districts
 from citylake.registry import RegistryError, load_registry
 from citylake.settings import REPO_ROOT
 
@@ -22,12 +22,13 @@ def test_registry_size_and_spread(registry):
     areas = {u.action_area for u in registry.units.values()}
     assert areas == {"new_networks", "new_facilities", "new_platforms", "new_terminals"}
     # every one of the 16 districts has bureaus
-    assert {u.district_code for u in registry.units.values() if u.kind == "district_bureau"} == set(DISTRICTS)
+    assert {u.district_code for u in registry.units.values() if u.kind == "district_bureau"} == set(districts())
 
 
 def test_contracts_declare_what_ingestion_needs(registry):
     for c in registry.contracts.values():
-        assert c.business_keys and c.event_time and c.owner and c.cadence
+        assert c.business_keys and c.owner and c.cadence
+        assert (c.event_time is None) == (c.kind == "reference"), c.contract  # a register is dated by delivery
         assert any(
             a for col in c.columns for a in col.aliases if any("\u4e00" <= ch <= "\u9fff" for ch in a)
         ), c.contract
@@ -135,3 +136,21 @@ def test_null_markers_a_unit_overrides_and_parquet_refuses():
     )
     with pytest.raises(pydantic.ValidationError, match="null_values: applies to csv and jsonl"):
         FeedSpec(feed="f", contract=contract.contract, format="parquet", null_values=("NA",))
+
+
+def test_a_reference_contract_has_no_event_time_and_others_must():
+    import pydantic
+
+    from citylake.registry import FeedContract
+
+    reg = load_registry(REPO_ROOT / "schemas")
+    divisions = reg.contracts["admin_divisions"]
+    assert divisions.kind == "reference" and divisions.event_time is None and divisions.scd2
+    assert [u.unit for u in reg.units.values() if any(f.contract == "admin_divisions" for f in u.feeds)] == [
+        "mc_civil_affairs"
+    ]
+    doc = divisions.model_dump()
+    with pytest.raises(pydantic.ValidationError, match="event_time: a reference contract has no event time"):
+        FeedContract(**{**doc, "event_time": "code"})
+    with pytest.raises(pydantic.ValidationError, match="event_time: required for a contract of kind entity"):
+        FeedContract(**{**doc, "kind": "entity"})

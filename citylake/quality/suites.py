@@ -110,7 +110,7 @@ def default_silver_suite(contract: FeedContract) -> dict[str, Any]:
         exps.append(_exp("expect_column_values_to_not_be_in_set", {"column": "coord_status",
                          "value_set": ["outside_china"]}, "warn",
                          "a point outside China cannot be converted: left as sent, flagged"))  # fmt: skip
-    if contract.kind == "entity":
+    if contract.scd2:
         exps.append(_exp("expect_column_values_to_be_in_set", {"column": "is_current", "value_set": [True]},
                          "fail", "an increment holds only new current versions; SCD2 closes the old ones"))  # fmt: skip
     return {

@@ -1,6 +1,7 @@
 """ai_district_hourly_features: one row per district per hour, a dense grid for model training.
 
-Every one of the 16 districts has all 24 hours of every rebuilt day, so models see an explicit
+Every current district of the division register (silver.admin_divisions; the shipped NBS
+2023 seed before its first snapshot) has all 24 hours of every rebuilt day, so models see an explicit
 zero (counts) or null (averages: no measurement) rather than a missing row. 5G load carries
 no district of its own; a cell's district is that of its site in silver.cell_5g_sites.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from citylake.districts import DISTRICTS
+from citylake.districts import districts
 from jobs.gold.measures import parking_occupancy_rate
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ def build(inputs: dict[str, DataFrame], dates: list[dt.date]) -> DataFrame:
 
     spark = inputs["silver.ev_charging_sessions"].sparkSession
     # hours built in Spark, so they are Asia/Shanghai wall-clock hours like the data
-    grid = spark.createDataFrame(
-        [(d, day) for day in dates for d in DISTRICTS], "district_code string, day date"
-    )
+    register = inputs["silver.admin_divisions"].where("is_current AND level = 'district'")
+    codes = sorted({r.code for r in register.select("code").collect()}) or sorted(districts())
+    grid = spark.createDataFrame([(d, day) for day in dates for d in codes], "district_code string, day date")
     grid = grid.select("district_code", F.explode(F.sequence(F.lit(0), F.lit(23))).alias("h"), "day").select(
         "district_code",
         F.to_timestamp(F.format_string("%s %02d:00:00", F.col("day").cast("string"), F.col("h"))).alias(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from citylake import delta_io, geo, pii
+from citylake import delta_io, geo, pii, reference
 from citylake.districts import code_status, current_code
 from citylake.ids import is_valid_resident_id, resident_id_check
 from citylake.lake import Lake
@@ -113,32 +113,41 @@ def test_resident_id_check_characters_in_spark_and_python(spark):
 def test_district_and_street_codes_are_remapped_or_flagged(spark):
     from pyspark.sql import functions as F
 
-    from citylake.districts import conform_code
+    from citylake.districts import crosswalk, lookup_rows, seed_register, with_conformed_code
 
     cases = [
-        ("310103", "district", "310101", "remapped"),
+        ("310103", "district", "310101", "remapped"),  # Luwan, merged into Huangpu in 2011
         ("310108", "district", "310106", "remapped"),
         ("310230", "district", "310151", "remapped"),
         ("310115", "district", "310115", "current"),
         ("310101000000", "district", "310101", "current"),
         ("310199", "district", None, "unknown"),
         ("3101", "district", None, "unknown"),
-        ("310108005", "street", "310106005", "remapped"),
-        ("310104012", "street", "310104012", "current"),
+        ("310108001", "street", "310106015", "remapped"),  # Zhabei's Tianmu Road West, now Jing'an 015
+        ("310230101", "street", "310151101", "remapped"),  # Chengqiao town, Chongming county -> district
+        ("310108005", "street", None, "unknown"),  # re-prefixing a Zhabei code names no real street
+        ("310103002", "street", None, "unknown"),  # Luwan's streets left before the 2015 tables
+        ("310101001", "street", None, "unknown"),  # Huangpu has no 001
+        ("310101013", "street", "310101013", "current"),
+        ("310101013000", "street", "310101013", "current"),
+        ("310101013001", "street", "310101013", "current"),  # a community of it
+        ("310101013999", "street", None, "unknown"),
         ("320104012", "street", None, "unknown"),
+        (None, "street", None, None),
     ]
-    df = spark.createDataFrame([(c, lvl) for c, lvl, _, _ in cases], "code string, level string")
-    d_code, d_status = conform_code(F.col("code"), "district")
-    s_code, s_status = conform_code(F.col("code"), "street")
-    out = df.select(
-        "code",
-        F.when(F.col("level") == "district", d_code).otherwise(s_code).alias("now"),
-        F.when(F.col("level") == "district", d_status).otherwise(s_status).alias("status"),
-    ).collect()
-    got = {r["code"]: (r["now"], r["status"]) for r in out}
-    for code, level, now, status in cases:
-        assert got[code] == (now, status), code
-        assert (current_code(code, level), code_status(code, level)) == (now, status)
+    register = [(d.code, d.level) for d in seed_register()]
+    lookup = spark.createDataFrame(
+        lookup_rows(register, crosswalk()), "sent string, code string, level string, status string"
+    )
+    df = spark.createDataFrame([(i, c) for i, (c, *_rest) in enumerate(cases)], "i int, code string")
+    got = {}
+    for level in ("district", "street"):
+        out = with_conformed_code(df, "code", level, lookup, "now", "status")
+        got[level] = {r["i"]: (r["now"], r["status"]) for r in out.collect()}
+    for i, (code, level, now, status) in enumerate(cases):
+        assert got[level][i] == (now, status), code
+        if code is not None:
+            assert (current_code(code, level), code_status(code, level)) == (now, status), code
 
 
 # --- MERGE and SCD2 ------------------------------------------------------------------------
@@ -171,15 +180,16 @@ def _merge_day(spark, lake: Lake, contract, rows, day, systems=None) -> int | No
     path = lake.table("silver", contract.contract)
     delta_io.ensure_table(spark, path, silver_conform.silver_schema(contract))
     bronze = _bronze(spark, contract, rows, day, f"b{day:%Y%m%d}")
-    inc = silver_conform.conform(bronze, contract, KEY, f"run-{day}", NOW, systems).drop(DQ_FAILED)
+    register, _ = reference.division_lookup(spark, lake)
+    inc = silver_conform.conform(bronze, contract, KEY, f"run-{day}", NOW, systems, register=register).drop(DQ_FAILED)
     dates = sorted({r["event_date"] for r in inc.select("event_date").distinct().collect()})
     silver_merge.merge(spark, path, inc, contract, dates)
     return delta_io.latest_version(spark, path)
 
 
 def _station(status: str, power: float, updated: str, **kw) -> dict:
-    base = {"station_id": "CS-1", "station_name": "Xuhui Hub", "operator_name": "Op", "district_code": "310101",
-            "street_code": "310101003", "address": "1 Road", "lon": 121.48, "lat": 31.23, "connector_count": 8,
+    base = {"station_id": "CS-1", "station_name": "Xuhui Hub", "operator_name": "Op", "district_code": "310106",
+            "street_code": "310106015", "address": "1 Road", "lon": 121.48, "lat": 31.23, "connector_count": 8,
             "power_kw": power, "status": status, "updated_at": dt.datetime.fromisoformat(updated)}  # fmt: skip
     return {**base, **kw}
 
@@ -195,7 +205,7 @@ def test_scd2_keeps_the_history_of_a_station_whose_attributes_change(spark, regi
     # day 2: same attributes, a newer update time, codes sent in their retired form: no new version
     same = {**other, "updated_at": dt.datetime(2026, 11, 19, 3)}
     legacy = _station(
-        "operating", 120.0, "2026-11-19 02:00:00", district_code="310103", street_code="310103003"
+        "operating", 120.0, "2026-11-19 02:00:00", district_code="310108", street_code="310108001"
     )
     _merge_day(spark, lake, contract, [legacy, same], d2, systems)
     # day 3: CS-1 goes into maintenance with less power
@@ -216,7 +226,7 @@ def test_scd2_keeps_the_history_of_a_station_whose_attributes_change(spark, regi
     # coordinates: converted from GCJ-02, the sent values kept
     assert history[1]["lon_as_sent"] == 121.48 and history[1]["coord_status"] == "converted_from_gcj02"
     assert 0.003 < 121.48 - history[1]["lon"] < 0.006
-    assert (history[1]["district_code"], history[1]["street_code"]) == ("310101", "310101003")
+    assert (history[1]["district_code"], history[1]["street_code"]) == ("310106", "310106015")
     # re-running day 3 changes nothing: no new table version
     assert _merge_day(spark, lake, contract, day3, d3, systems) == v3
     # a correction of the current version (same update time) fixes it in place
@@ -267,7 +277,7 @@ def test_scd2_measures_update_the_current_version_without_opening_one(spark, reg
 
     def terminal(sales: float, updated: str, status: str = "operating") -> dict:
         return {"terminal_id": "RT-1", "terminal_type": "vending", "operator_name": "Op", "district_code": "310115",
-                "street_code": "310115001", "lon": 121.54, "lat": 31.22, "daily_sales_yuan": sales,
+                "street_code": "310115004", "lon": 121.54, "lat": 31.22, "daily_sales_yuan": sales,
                 "status": status, "updated_at": dt.datetime.fromisoformat(updated)}  # fmt: skip
 
     _merge_day(spark, lake, contract, [terminal(100.0, "2026-11-18 01:00:00")], dt.date(2026, 11, 18))
