@@ -57,21 +57,27 @@ def register_all(spark: SparkSession, lake: Lake) -> list[TableRef]:
 
 
 def describe(tables: list[TableRef]) -> list[dict[str, Any]]:
-    """`citylake catalog --json`: name, layer, path, format, version and row count per table.
+    """`citylake catalog --json`: name, layer, path, format, version, row count and when the
+    newest version was committed (the lake's time zone, with its offset) per table.
 
     Read from each table's log with delta-rs: the version is the newest commit, and the rows
     are the sum of its files' record counts (every writer here records them), so no JVM runs.
     """
+    import datetime as dt
+
     import pyarrow as pa
     from deltalake import DeltaTable
 
     from citylake import delta_log
+    from citylake.clock import lake_time
     from citylake.storage import delta_rs_location
 
     out = []
     for t in tables:
         uri, options = delta_rs_location(t.path)
-        adds = pa.table(DeltaTable(uri, storage_options=options).get_add_actions(flatten=True))
+        table = DeltaTable(uri, storage_options=options)
+        adds = pa.table(table.get_add_actions(flatten=True))
+        stamp = (table.history(1) or [{}])[0].get("timestamp")
         rows = sum(n or 0 for n in adds.column("num_records").to_pylist()) if adds.num_rows else 0
         out.append(
             {
@@ -81,6 +87,7 @@ def describe(tables: list[TableRef]) -> list[dict[str, Any]]:
                 "format": "delta",
                 "version": delta_log.latest_version(t.path),
                 "rows": int(rows),
+                "updated_at": lake_time(dt.datetime.fromtimestamp(stamp / 1000, dt.UTC)) if stamp else None,
             }
         )
     return out

@@ -25,7 +25,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     lake = Lake(load_settings().lake_root)  # no JVM: versions and row counts come from the logs
     if args.json:
-        print(json.dumps(catalog.describe(catalog.lake_tables(lake)), indent=1))
+        print(json.dumps(catalog.describe(catalog.lake_tables(lake)), indent=1, default=json_value))
     else:
         print_catalog_summary(console_for(False), lake)
     return EXIT_OK

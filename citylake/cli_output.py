@@ -89,10 +89,11 @@ def print_catalog_summary(console: Any, lake: Any) -> None:
 
     rows = catalog.describe(catalog.lake_tables(lake))
     table = Table(title="tables")
-    for col in ("table", "version", "rows"):
-        table.add_column(col, justify="right" if col != "table" else "left")
+    for col in ("table", "version", "rows", "updated"):
+        table.add_column(col, justify="right" if col in ("version", "rows") else "left")
     for r in rows:
-        table.add_row(str(r["name"]), str(r["version"]), f"{r['rows']:,}")
+        updated = r["updated_at"].isoformat(" ", "seconds") if r["updated_at"] else ""
+        table.add_row(str(r["name"]), str(r["version"]), f"{r['rows']:,}", updated)
     console.print(table)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 
 import pytest
 from conftest import cli as _cli
@@ -19,7 +21,13 @@ def test_demo_exits_0_and_prints_a_summary(demo_lake):
 def test_catalog_lists_a_bronze_table_per_contract(demo_lake, registry):
     root, _ = demo_lake
     tables = json.loads(_cli(root, "catalog", "--json").stdout)
-    assert all(set(t) == {"name", "layer", "path", "format", "version", "rows"} for t in tables)
+    assert all(set(t) == {"name", "layer", "path", "format", "version", "rows", "updated_at"} for t in tables)
+    # when each table last changed, in the lake's clock with its offset, whatever the machine's zone
+    stamps = [dt.datetime.fromisoformat(t["updated_at"]) for t in tables]
+    assert all(s.utcoffset() == dt.timedelta(hours=8) for s in stamps)
+    assert all(abs(dt.datetime.now(dt.UTC) - s) < dt.timedelta(days=1) for s in stamps)
+    text = _cli(root, "catalog", env={"TZ": "America/New_York", "COLUMNS": "250"}).stdout
+    assert re.search(r"silver\.admin_divisions .* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00", text), text
     bronze = {t["name"] for t in tables if t["layer"] == "bronze" and t["rows"] > 0}
     assert bronze == {f"bronze.{c.contract}" for c in registry.contracts_in_use()}
     assert {"ops.run_ledger", "ops.file_manifest", "quarantine.bronze_records"} <= {t["name"] for t in tables}

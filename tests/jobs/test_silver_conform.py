@@ -111,7 +111,6 @@ def test_resident_id_check_characters_in_spark_and_python(spark):
 
 
 def test_district_and_street_codes_are_remapped_or_flagged(spark):
-    from pyspark.sql import functions as F
 
     from citylake.districts import crosswalk, lookup_rows, seed_register, with_conformed_code
 
