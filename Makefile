@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.citylake-installed
 JARS := .cache/jars/jars.lock.json
 PII_KEY := .cache/secrets/pii_key
+WEB := .cache/web/web.lock.json
 PYTEST_ARGS ?=
 # MinIO for the cluster tests, built from the Go module proxy (the only place this machine can
 # get it); pinned, and rebuilt only when missing. Go's module and build caches make a rebuild fast.
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := .cache/bin/minio
 
-.PHONY: help setup demo test test-fast lint typecheck run clean-lake bench airflow dictionary minio checkov
+.PHONY: help setup browser demo test test-fast lint typecheck run clean-lake bench airflow dictionary minio checkov
 
 help:
 	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"
@@ -25,10 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-$(JARS) $(PII_KEY): $(STAMP)
+$(JARS) $(PII_KEY) $(WEB): $(STAMP)
 	$(BIN)/citylake setup
 
-setup: $(STAMP) $(JARS) $(PII_KEY)
+setup: $(STAMP) $(JARS) $(PII_KEY) $(WEB)
 	@scripts/check_env.sh >/dev/null
 
 demo: setup
@@ -40,7 +41,13 @@ $(MINIO):
 
 minio: $(MINIO)
 
-test: setup $(MINIO)
+# Debian's Chromium for the page tests (Data Docs, the run report), installed when missing
+browser:
+	@command -v chromium >/dev/null || { [[ $$(id -u) == 0 ]] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+		{ echo "the page tests need Debian's chromium: sudo apt-get install chromium"; exit 1; }
+
+test: setup $(MINIO) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup

@@ -1,9 +1,6 @@
-"""`citylake`: the command line for data engineers and analysts.
-
-Exit codes: 0 ok, 3 partial or incomplete (some units failed or some step still owes work,
-the rest is done), 2 usage or config error, 4 the lake is busy (another run holds its lock),
-1 anything else.
-"""
+"""`citylake`: the command line for data engineers and analysts. Exit codes: 0 ok, 3 partial or
+incomplete (some units failed, or a step still owes work; the rest is done), 2 usage or config
+error, 4 the lake is busy (another run holds its lock), 1 anything else."""
 
 from __future__ import annotations
 
@@ -16,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from citylake import web_assets
 from citylake.cli_inspect import cmd_catalog, cmd_docs, cmd_query, cmd_status
 from citylake.cli_output import (
     EXIT_BUSY,
@@ -63,6 +61,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     jars = resolve_jars()
     print(f"{len(jars)} jars cached in {jars[0].parent}" if jars else "no jars")
+    print(f"{len(web_assets.fetch())} npm packages for the lake's pages cached in {web_assets.web_dir()}")
     key = ensure_local_pii_key(load_settings())
     if key:
         print(f"created a local PII key at {key} (production sets CITYLAKE_PII_KEY from its secret store)")
@@ -271,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("setup", help="resolve and cache Delta/hadoop-aws jars (needs Maven Central once)")
+    s = sub.add_parser("setup", help="cache the jars and the pages' npm assets (needs Maven Central and npm once)")
     s.set_defaults(func=cmd_setup)
 
     reg = sub.add_parser("registry", help="inspect and validate the source-unit registry")

@@ -1,7 +1,7 @@
 """Great Expectations 1.x on the DataFrame a job already holds, with results that last.
 
 One file-based GX project per lake (``_system/gx``) keeps the suites, every validation result
-and the Data Docs site, so the site is browsable offline next to the data it describes.
+and the Data Docs site, browsable offline next to the data it describes (docs_offline.py).
 
 Cost: GX's SUMMARY format launches Spark work per expectation. A suite is validated first with
 BOOLEAN_ONLY (GX bundles the aggregate metrics), and only the expectations that failed are run
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citylake.lake import Lake
+from citylake.quality.docs_offline import make_offline
 from citylake.quality.gate import ROW_COUNT, UNIQUE, Expectation, duplicate_counts
 from citylake.quality.rowchecks import ROW_LEVEL, expectation_key
 from citylake.quality.suites import load_suite
@@ -42,8 +43,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 DATASOURCE = "citylake"
-# batched: row-level expectations the job counted in its own pass are not recounted by GX;
-# native: GX computes every expectation except uniqueness (an audit mode, and the benchmark's baseline)
+# batched: what the job counted in its own pass is not recounted; native: GX recounts (audit, baseline)
 GX_MODES = ("batched", "native")
 DETAIL_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
 
@@ -396,4 +396,5 @@ class GxProject:
             if keys is not None or missing:
                 wanted = wanted or [NO_PAGE]
             self.context.build_data_docs(resource_identifiers=wanted or None)
+            make_offline(self.docs_index.parent)
         return self.docs_index
