@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := .cache/bin/minio
 
-.PHONY: help setup browser demo test test-fast lint typecheck run clean-lake bench airflow dictionary minio checkov
+.PHONY: help setup browser demo sql test test-fast lint typecheck run clean-lake bench airflow dictionary minio checkov
 
 help:
 	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"
@@ -74,6 +74,10 @@ airflow: setup
 	$(AIRFLOW_ENV) $(BIN)/airflow pools set citylake_spark 1 "Spark work: one job at a time on the embedded local[2] Spark"
 	@echo "UI: http://localhost:$${AIRFLOW_PORT:-8080}  user: admin  password: airflow_home/simple_auth_manager_passwords.json.generated"
 	$(AIRFLOW_ENV) exec $(BIN)/airflow standalone
+
+# The SQL endpoint for BI tools: Spark's Thrift JDBC/ODBC server on 127.0.0.1:$${CITYLAKE_SQL_PORT:-10000}
+sql: setup
+	$(BIN)/citylake serve-sql
 
 clean-lake:
 	rm -rf lake

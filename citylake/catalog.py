@@ -48,7 +48,10 @@ def lake_tables(lake: Lake, store: Store | None = None) -> list[TableRef]:
 
 
 def register_all(spark: SparkSession, lake: Lake) -> list[TableRef]:
-    tables = lake_tables(lake)
+    return register(spark, lake_tables(lake))
+
+
+def register(spark: SparkSession, tables: list[TableRef]) -> list[TableRef]:
     for db in sorted({DATABASE[t.zone] for t in tables}):
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
     for t in tables:

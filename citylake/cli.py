@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from citylake import web_assets
-from citylake.cli_inspect import cmd_catalog, cmd_docs, cmd_query, cmd_status
+from citylake.cli_inspect import add_inspect_commands
 from citylake.cli_output import (
     EXIT_BUSY,
     EXIT_ERROR,
@@ -26,6 +26,9 @@ from citylake.cli_output import (
     print_run,
     progress_printer,
 )
+from citylake.cli_output import (
+    arg_date as _date,
+)
 from citylake.registry import RegistryError, load_registry
 from citylake.runlock import LakeBusy
 from citylake.settings import ConfigError, load_settings
@@ -36,13 +39,6 @@ DEMO_SCALE = 0.2
 
 def _names(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from exc
 
 
 def _scale(value: str) -> float:
@@ -270,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("setup", help="cache the jars and the pages' npm assets (needs Maven Central and npm once)")
+    s = sub.add_parser(
+        "setup", help="cache the jars and the pages' npm assets (needs Maven Central and npm once)"
+    )
     s.set_defaults(func=cmd_setup)
 
     reg = sub.add_parser("registry", help="inspect and validate the source-unit registry")
@@ -344,35 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_arg(d)
     d.set_defaults(func=cmd_demo)
 
-    c = sub.add_parser("catalog", help="list the lake's tables")
-    c.add_argument("--json", action="store_true", help="print a JSON array")
-    c.set_defaults(func=cmd_catalog)
-
-    st = sub.add_parser("status", help="freshness, volume, quarantine rate and DQ verdict per unit/feed")
-    st.add_argument(
-        "--as-of", type=_date, default=dt.date.today(), help="judge freshness at this date (default today)"
-    )
-    st.add_argument("--json", action="store_true", help="print a JSON array")
-    st.add_argument(
-        "--datasets", action="store_true", help="only silver/gold datasets and their publications"
-    )
-    st.add_argument("--pipeline", action="store_true",
-                    help="only the pipeline per logical date: ok, or incomplete and what each step owes")  # fmt: skip
-    st.set_defaults(func=cmd_status)
-
-    dc = sub.add_parser(
-        "docs", help="write the data dictionary and rebuild the Data Docs (GX results); print where they are"
-    )
-    dc.add_argument(
-        "--dictionary", metavar="PATH", help="only write the data dictionary to PATH (no lake needed)"
-    )
-    dc.set_defaults(func=cmd_docs)
-
-    q = sub.add_parser("query", help="run Spark SQL against the catalog")
-    q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')
-    q.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
-    q.add_argument("--json", action="store_true", help="print rows as JSON")
-    q.set_defaults(func=cmd_query)
+    add_inspect_commands(sub)
     return p
 
 

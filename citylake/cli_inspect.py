@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 from citylake.cli_output import (
     EXIT_OK,
+    arg_date,
     console_for,
     print_catalog_summary,
     print_datasets,
@@ -121,3 +125,51 @@ def cmd_docs(args: argparse.Namespace) -> int:
     print(f"Data Docs: {index}")
     print(f"open file://{index} in a browser (works offline)")
     return EXIT_OK
+
+
+def cmd_serve_sql(args: argparse.Namespace) -> int:
+    from citylake.sql_server import serve
+
+    serve(load_settings(), args.port, args.bind, args.with_bronze, args.refresh)
+    return EXIT_OK
+
+
+def add_inspect_commands(sub: Any) -> None:
+    c = sub.add_parser("catalog", help="list the lake's tables")
+    c.add_argument("--json", action="store_true", help="print a JSON array")
+    c.set_defaults(func=cmd_catalog)
+
+    st = sub.add_parser("status", help="freshness, volume, quarantine rate and DQ verdict per unit/feed")
+    st.add_argument(
+        "--as-of", type=arg_date, default=dt.date.today(), help="judge freshness at this date (default today)"
+    )
+    st.add_argument("--json", action="store_true", help="print a JSON array")
+    st.add_argument(
+        "--datasets", action="store_true", help="only silver/gold datasets and their publications"
+    )
+    st.add_argument("--pipeline", action="store_true",
+                    help="only the pipeline per logical date: ok, or incomplete and what each step owes")  # fmt: skip
+    st.set_defaults(func=cmd_status)
+
+    dc = sub.add_parser(
+        "docs", help="write the data dictionary and rebuild the Data Docs (GX results); print where they are"
+    )
+    dc.add_argument(
+        "--dictionary", metavar="PATH", help="only write the data dictionary to PATH (no lake needed)"
+    )
+    dc.set_defaults(func=cmd_docs)
+
+    q = sub.add_parser("query", help="run Spark SQL against the catalog")
+    q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')
+    q.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
+    q.add_argument("--json", action="store_true", help="print rows as JSON")
+    q.set_defaults(func=cmd_query)
+
+    sq = sub.add_parser("serve-sql", help="serve the lake to BI tools over JDBC/ODBC (Spark Thrift server)")
+    sq.add_argument("--port", type=int, default=int(os.environ.get("CITYLAKE_SQL_PORT", "10000")),
+                    help="port (default CITYLAKE_SQL_PORT, else 10000)")  # fmt: skip
+    sq.add_argument("--bind", default="127.0.0.1", help="address to listen on (default loopback only)")
+    sq.add_argument("--with-bronze", action="store_true",
+                    help="also serve bronze, which holds personal data in clear (restricted: see README, 'Access')")  # fmt: skip
+    sq.add_argument("--refresh", type=float, default=60.0, help="seconds between looks for new tables")
+    sq.set_defaults(func=cmd_serve_sql)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -9,6 +10,14 @@ from typing import Any
 
 # 0 ok, 1 anything else, 2 usage or config error, 3 partial or incomplete, 4 the lake is busy
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 0, 1, 2, 3, 4
+
+
+def arg_date(value: str) -> dt.date:
+    """An argparse type: a date in YYYY-MM-DD form."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from exc
 
 
 def console_for(json_mode: bool) -> Any:
