@@ -6,11 +6,13 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from citylake.cli_output import (
     EXIT_OK,
+    EXIT_USAGE,
     arg_date,
     console_for,
     print_catalog_summary,
@@ -134,7 +136,29 @@ def cmd_serve_sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from citylake import report_page
+    from citylake.lake import Lake
+    from citylake.report import NoRun, gather
+
+    settings = load_settings()
+    lake = Lake(settings.lake_root)
+    try:
+        data = gather(lake, load_registry(settings.registry_dir), args.date, args.days)
+    except NoRun as exc:
+        print(f"citylake report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Run report: {report_page.write(lake, data)}")
+    return EXIT_OK
+
+
 def add_inspect_commands(sub: Any) -> None:
+    rp = sub.add_parser(
+        "report", help="write the run-health report of a date's newest run (HTML, works offline)"
+    )
+    rp.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
+    rp.add_argument("--days", type=int, default=14, help="days of history in the charts (default 14)")
+    rp.set_defaults(func=cmd_report)
     c = sub.add_parser("catalog", help="list the lake's tables")
     c.add_argument("--json", action="store_true", help="print a JSON array")
     c.set_defaults(func=cmd_catalog)

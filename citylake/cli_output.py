@@ -89,6 +89,8 @@ def print_run(console: Any, report: Any) -> None:
             )
     if report.docs:
         console.print(f"Data Docs: {report.docs}")
+    if report.health:
+        console.print(f"Run report: {report.health}")
 
 
 def print_catalog_summary(console: Any, lake: Any) -> None:

@@ -45,6 +45,7 @@ class RunReport:
     gold: GoldResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     docs: str | None = None
+    health: str | None = None  # the run-health report's path
     owed: list[progress.Owed] = field(default_factory=list)  # left undone when the run ended
 
     @property
@@ -88,6 +89,7 @@ class RunReport:
             "held_feeds": [{"unit": v.unit, "feed": v.feed, "reason": v.reason()} for v in self.held_feeds],
             "publications": [p.json() for p in self.publications],
             "data_docs": self.docs,
+            "report": self.health,
             **({"owed": [o.json() for o in self.owed]} if self.owed else {}),
         }
 
@@ -241,7 +243,22 @@ def _run_daily(
     report.docs = str(gx.build_docs([o.result_key for o in suites], missing=True))
     report.timings["docs_s"] = time.perf_counter() - t3
     report.timings["total_s"] = time.perf_counter() - t0
+    report.health = write_health_report(lake, registry, date, say)
     return report
+
+
+def write_health_report(
+    lake: Lake, registry: Registry, date: dt.date, say: Callable[[str], None]
+) -> str | None:
+    """The run-health report of ``date``'s newest run; a failure to draw it never fails the run."""
+    from citylake import report_page
+    from citylake.report import gather
+
+    try:
+        return report_page.write(lake, gather(lake, registry, date))
+    except Exception as exc:  # the report is a view of the run, not part of it
+        say(f"run-health report not written: {ledger.short_error(exc)}")
+        return None
 
 
 def _record_run(

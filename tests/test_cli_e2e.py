@@ -43,7 +43,7 @@ def test_run_json_shape_and_rerun_adds_nothing(demo_lake):
     before = versions()
     out = json.loads(_cli(root, "run", "--date", "2026-11-20", "--json").stdout)
     assert versions() == before
-    assert set(out) == {"date", "run_id", "status", "files", "held_feeds", "publications", "data_docs"}
+    assert set(out) == {"date", "run_id", "status", "files", "held_feeds", "publications", "data_docs", "report"}
     # nothing new: nothing held, and no silver or gold table gets a new version
     assert out["held_feeds"] == []
     assert {p["status"] for p in out["publications"]} <= {"unchanged"}
