@@ -88,26 +88,23 @@ def _key(code: str, level: str) -> str | None:
 
 def current_code(code: str, level: str = "district") -> str | None:
     """The current code at ``level`` for a sent code, by the seed register; None if unknown."""
-    table = {sent: (now, lvl) for sent, now, lvl, _ in _seed_lookup()}
-    key = _key(code, level)
-    hit = table.get(key) if key else None
-    if hit is None or hit[1] not in _ACCEPTED[level]:
-        return None
-    return hit[0][: LENGTHS[level]]
+    hit = _seed_lookup(level).get(_key(code, level) or "")
+    return hit[0][: LENGTHS[level]] if hit else None
 
 
 def code_status(code: str, level: str = "district") -> str:
-    key = _key(code, level)
-    hit = {sent: status for sent, _, lvl, status in _seed_lookup() if lvl in _ACCEPTED[level]}.get(key or "")
-    return hit or "unknown"
+    hit = _seed_lookup(level).get(_key(code, level) or "")
+    return hit[1] if hit else "unknown"
 
 
 _ACCEPTED = {"district": ("district",), "street": ("street", "community")}
 
 
 @cache
-def _seed_lookup() -> tuple[tuple[str, str, str, str], ...]:
-    return tuple(lookup_rows([(d.code, d.level) for d in seed_register()], crosswalk()))
+def _seed_lookup(level: str) -> dict[str, tuple[str, str]]:
+    """sent -> (current code, status) for the codes a column of ``level`` accepts."""
+    rows = lookup_rows([(d.code, d.level) for d in seed_register()], crosswalk())
+    return {sent: (now, status) for sent, now, lvl, status in rows if lvl in _ACCEPTED[level]}
 
 
 def remap_retired(code6: Column) -> Column:
