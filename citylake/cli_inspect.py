@@ -44,7 +44,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     spark = get_spark("citylake-query", settings)
-    catalog.register_all(spark, Lake(settings.lake_root))
+    catalog.register(spark, catalog.named_in(args.sql, catalog.lake_tables(Lake(settings.lake_root))))
     df = spark.sql(args.sql)
     # Arrow keeps a TIMESTAMP (an instant, shown in the lake's clock with its offset) apart from
     # a TIMESTAMP_NTZ (a wall-clock reading, shown as it is)

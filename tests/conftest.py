@@ -78,3 +78,13 @@ def demo_lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo") / "lake"
     proc = cli(root, "demo", "--scale", "0.02")
     return root, proc
+
+
+@pytest.fixture(scope="session")
+def demo_sql(demo_lake, tmp_path_factory):
+    """The SQL endpoint (`citylake serve-sql`) over the demo lake: (lake root, port)."""
+    from servers import sql_endpoint
+
+    root, _ = demo_lake
+    with sql_endpoint(root, tmp_path_factory.mktemp("sql")) as port:
+        yield root, port

@@ -148,3 +148,32 @@ class SparkStandalone:
     def __exit__(self, *exc: object) -> None:
         for proc in reversed(self.procs):
             _stop(proc)
+
+
+@contextmanager
+def sql_endpoint(lake_root: Path, workdir: Path) -> Iterator[int]:
+    """`citylake serve-sql` over ``lake_root`` on a free loopback port; yields the port."""
+    import sys
+
+    port = free_port()
+    log = workdir / "serve-sql.log"
+    env = {**os.environ, "CITYLAKE_LAKE_ROOT": str(lake_root)}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "citylake.cli", "serve-sql", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    try:
+        _wait("serve-sql", lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None,
+              proc, log, timeout_s=300)  # fmt: skip
+        yield port
+    finally:
+        _stop(proc)
+
+
+def hive_query(port: int, sql: str) -> list[dict]:
+    """Rows of ``sql`` through a standard HiveServer2 client (PyHive, Superset's driver)."""
+    from pyhive import hive
+
+    cur = hive.connect(host="127.0.0.1", port=port, auth="NONE", username="analyst").cursor()
+    cur.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -43,7 +43,16 @@ def test_run_json_shape_and_rerun_adds_nothing(demo_lake):
     before = versions()
     out = json.loads(_cli(root, "run", "--date", "2026-11-20", "--json").stdout)
     assert versions() == before
-    assert set(out) == {"date", "run_id", "status", "files", "held_feeds", "publications", "data_docs", "report"}
+    assert set(out) == {
+        "date",
+        "run_id",
+        "status",
+        "files",
+        "held_feeds",
+        "publications",
+        "data_docs",
+        "report",
+    }
     # nothing new: nothing held, and no silver or gold table gets a new version
     assert out["held_feeds"] == []
     assert {p["status"] for p in out["publications"]} <= {"unchanged"}
@@ -77,10 +86,12 @@ def test_query_and_registry_list(demo_lake):
     assert set(units[0]["feeds"][0]) == {"feed", "contract"}
 
 
-def test_demo_loads_the_division_register_and_conforms_codes_against_it(demo_lake):
-    root, _ = demo_lake
-    # one query (one JVM): the register's current entries per level, and every code another
-    # contract conformed as current or remapped checked against them
+def test_demo_loads_the_division_register_and_conforms_codes_against_it(demo_sql):
+    from servers import hive_query
+
+    _, port = demo_sql
+    # the register's current entries per level, and every code another contract conformed as
+    # current or remapped checked against them (through the lake's SQL endpoint)
     sql = (
         "SELECT (SELECT to_json(map_from_entries(collect_list(struct(level, n)))) FROM (SELECT level, count(*) AS n "
         "FROM silver.admin_divisions WHERE is_current GROUP BY level)) AS levels, "
@@ -88,7 +99,7 @@ def test_demo_loads_the_division_register_and_conforms_codes_against_it(demo_lak
         "ON d.is_current AND d.code = s.street_code WHERE s.street_code_status IN ('current', 'remapped')) AS stray, "
         "(SELECT to_json(sort_array(collect_set(street_code_status))) FROM silver.cell_5g_sites) AS statuses"
     )
-    (row,) = json.loads(_cli(root, "query", sql, "--json").stdout)
+    (row,) = hive_query(port, sql)
     assert json.loads(row["levels"]) == {"community": 6509, "district": 16, "street": 234}
     assert row["stray"] == 0
     assert set(json.loads(row["statuses"])) >= {"current", "remapped"}

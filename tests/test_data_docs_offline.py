@@ -24,7 +24,8 @@ def test_index_lists_every_validation_result_offline(demo_lake):
     assert str(site / "index.html") in proc.stdout  # the demo ends by printing where the site is
     page = dom(site / "index.html")
     # bootstrap-table (a vendored script) turned the results into rows; without it there are none
-    rows = re.findall(r'<tr class="clickable-row" data-href="([^"]+)"', page)
+    # (the index's other tab lists expectation suites, once `citylake docs` has rendered them)
+    rows = re.findall(r'<tr class="clickable-row" data-href="(validations/[^"]+)"', page)
     stored = site.parent.parent / "validations"
     results = {p.relative_to(stored).with_suffix(".html").as_posix() for p in stored.rglob("*.json")}
     # a page of rows, and the pager counts every stored result
@@ -52,4 +53,3 @@ def test_a_result_page_shows_its_expectations_offline(demo_lake):
     for r in doc["results"]:  # every expectation's column is named on the page
         column = r["expectation_config"]["kwargs"].get("column")
         assert column is None or column in text, column
-    screenshot(page, Path(root) / "_system" / "screenshots" / "data_docs_result.png")

@@ -22,13 +22,17 @@ def test_registry_size_and_spread(registry):
     areas = {u.action_area for u in registry.units.values()}
     assert areas == {"new_networks", "new_facilities", "new_platforms", "new_terminals"}
     # every one of the 16 districts has bureaus
-    assert {u.district_code for u in registry.units.values() if u.kind == "district_bureau"} == set(districts())
+    assert {u.district_code for u in registry.units.values() if u.kind == "district_bureau"} == set(
+        districts()
+    )
 
 
 def test_contracts_declare_what_ingestion_needs(registry):
     for c in registry.contracts.values():
         assert c.business_keys and c.owner and c.cadence
-        assert (c.event_time is None) == (c.kind == "reference"), c.contract  # a register is dated by delivery
+        assert (c.event_time is None) == (c.kind == "reference"), (
+            c.contract
+        )  # a register is dated by delivery
         assert any(
             a for col in c.columns for a in col.aliases if any("\u4e00" <= ch <= "\u9fff" for ch in a)
         ), c.contract
@@ -154,3 +158,18 @@ def test_a_reference_contract_has_no_event_time_and_others_must():
         FeedContract(**{**doc, "event_time": "code"})
     with pytest.raises(pydantic.ValidationError, match="event_time: required for a contract of kind entity"):
         FeedContract(**{**doc, "kind": "entity"})
+
+
+def test_citylake_query_registers_only_the_tables_its_sql_names():
+    from citylake.catalog import TableRef, named_in
+
+    tables = [TableRef("silver", "admin_divisions", "p"), TableRef("gold", "mart_parking_daily", "p"),
+              TableRef("_system", "run_ledger", "p"), TableRef("bronze", "ev_charging_sessions", "p")]  # fmt: skip
+    names = lambda sql: [t.qualified for t in named_in(sql, tables)]  # noqa: E731
+    assert names("SELECT * FROM silver.admin_divisions d JOIN `gold`.`mart_parking_daily` g ON 1=1") == [
+        "silver.admin_divisions", "gold.mart_parking_daily"]  # fmt: skip
+    assert names("SELECT count(*) FROM ops.run_ledger") == ["ops.run_ledger"]
+    assert names("SELECT 1") == []
+    # a database named any other way: every table, so the statement still sees them all
+    assert len(names("SHOW TABLES IN silver")) == len(tables)
+    assert len(names("SELECT * FROM ops.run_ledger WHERE unit = 'silver'")) == len(tables)

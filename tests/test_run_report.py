@@ -1,6 +1,6 @@
 """The run-health report the demo run wrote, opened in headless Chromium with the network cut
-off: its charts are drawn and its numbers are those of the ops tables (asked through Spark SQL,
-not through the report's own code). A screenshot stays under the lake as a CI artifact."""
+off: its charts are drawn and its numbers are those of the ops tables (asked through Spark SQL on
+the lake's SQL endpoint, not through the report's own code). A screenshot stays under the lake as a CI artifact."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from browser import dom, screenshot
-from conftest import cli
+from servers import hive_query
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +43,9 @@ def test_the_report_draws_its_charts_offline(report):
     screenshot(page, Path(root) / "_system" / "reports" / DAY / "run-health.png")
 
 
-def test_the_numbers_are_the_ops_tables(report):
-    root, page, html = report
+def test_the_numbers_are_the_ops_tables(report, demo_sql):
+    _, page, html = report
+    _, port = demo_sql
     run_id = re.search(r"<code>(run-[^<]+)</code>", html).group(1)
     newest = ("SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY file ORDER BY finished_at DESC, run_id DESC) "
               "AS n FROM ops.run_ledger WHERE status <> 'skipped') WHERE n = 1")  # fmt: skip
@@ -56,7 +57,7 @@ def test_the_numbers_are_the_ops_tables(report):
         f"WHERE run_id = '{run_id}') AS published, "
         f"(SELECT first(status) FROM ops.runs WHERE run_id = '{run_id}' AND status <> 'running') AS status"
     )
-    (ops,) = json.loads(cli(root, "query", sql, "--json").stdout)
+    (ops,) = hive_query(port, sql)
     assert re.search(r'id="run-status">([a-z]+)<', html).group(1) == ops["status"]
     feeds = {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4])) for r in _cells(html, "feeds")}
     delivered = {

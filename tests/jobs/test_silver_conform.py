@@ -180,7 +180,9 @@ def _merge_day(spark, lake: Lake, contract, rows, day, systems=None) -> int | No
     delta_io.ensure_table(spark, path, silver_conform.silver_schema(contract))
     bronze = _bronze(spark, contract, rows, day, f"b{day:%Y%m%d}")
     register, _ = reference.division_lookup(spark, lake)
-    inc = silver_conform.conform(bronze, contract, KEY, f"run-{day}", NOW, systems, register=register).drop(DQ_FAILED)
+    inc = silver_conform.conform(bronze, contract, KEY, f"run-{day}", NOW, systems, register=register).drop(
+        DQ_FAILED
+    )
     dates = sorted({r["event_date"] for r in inc.select("event_date").distinct().collect()})
     silver_merge.merge(spark, path, inc, contract, dates)
     return delta_io.latest_version(spark, path)
