@@ -17,7 +17,7 @@ import re
 from importlib import metadata, resources
 from typing import Any
 
-from citylake import districts
+from citylake import delta_log, districts
 from citylake.lake import Lake
 
 DIVISION_CODES = "division_codes"
@@ -82,26 +82,12 @@ REGISTER_CONTRACT = "admin_divisions"
 CROSSWALK_TABLE = "division_crosswalk"
 
 
-def _read(lake: Lake, zone: str, name: str, columns: list[str]) -> Any:
-    """A lake table as an Arrow table by delta-rs (no JVM); None if it does not exist."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    from citylake.storage import delta_rs_location
-
-    uri, options = delta_rs_location(lake.table(zone, name))
-    try:
-        return DeltaTable(uri, storage_options=options).to_pyarrow_table(columns=columns)
-    except TableNotFoundError:
-        return None
-
-
 def register(lake: Lake) -> tuple[list[tuple[str, str]], str]:
     """(code, level) of every current entry of the division register, and where it came from:
     the current snapshot in silver.admin_divisions, or the shipped NBS 2023 seed before the
     civil-affairs unit's first snapshot is there."""
-    table = _read(lake, "silver", REGISTER_CONTRACT, ["code", "level", "is_current"])
-    rows = [] if table is None else [r for r in table.to_pylist() if r["is_current"] and r["code"]]
+    entries = delta_log.rows(lake.table("silver", REGISTER_CONTRACT), ["code", "level", "is_current"])
+    rows = [r for r in entries if r["is_current"] and r["code"]]
     if rows:
         return sorted(
             (r["code"], r["level"]) for r in rows
@@ -123,16 +109,16 @@ def crosswalk(lake: Lake) -> dict[str, str]:
 
     shipped = districts.CROSSWALK.read_bytes()
     digest = hashlib.sha256(shipped).hexdigest()
-    table = _read(lake, "_system", CROSSWALK_TABLE, ["retired_code", "successor_code", "source"])
-    if table is None or table.num_rows == 0 or table.column("source")[0].as_py() != digest:
+    stored = delta_log.rows(
+        lake.table("_system", CROSSWALK_TABLE), ["retired_code", "successor_code", "source"]
+    )
+    if not stored or stored[0]["source"] != digest:
         rows = [{**r, "source": digest} for r in csv.DictReader(io.StringIO(shipped.decode("utf-8")))]
         uri, options = delta_rs_location(lake.table("_system", CROSSWALK_TABLE))
         write_deltalake(uri, pa.Table.from_pylist(rows), mode="overwrite", schema_mode="overwrite",
                         storage_options=options)  # fmt: skip
         return {r["retired_code"]: r["successor_code"] for r in rows}
-    return dict(
-        zip(table.column("retired_code").to_pylist(), table.column("successor_code").to_pylist(), strict=True)
-    )
+    return {r["retired_code"]: r["successor_code"] for r in stored}
 
 
 def division_lookup(spark: Any, lake: Lake) -> tuple[Any, str]:

@@ -13,29 +13,29 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from citylake import delta_log
 from citylake.lake import DQ_RESULTS, PUBLICATIONS, RUN_LEDGER, RUNS, Lake
 from citylake.ledger import LOADED, PROBLEM_STATUSES
 from citylake.registry import Registry
 from citylake.status import CADENCE_DAYS
 
 REPORTS = "reports"
+RUN_COLUMNS = ("run_id logical_date status started_at finished_at duration_s files rows_landed rows_bronze "
+               "rows_quarantined failed_feeds detail")  # fmt: skip
+LEDGER_COLUMNS = ("run_id logical_date unit feed contract file status reason rows_landed rows_bronze "
+                  "rows_quarantined rows_dq_dropped finished_at")  # fmt: skip
+DQ_COLUMNS = "unit feed logical_date severity success failures expectation_id observed"
+PUBLICATION_COLUMNS = "layer dataset status rows delta_version validation_id reason"
 
 
 class NoRun(LookupError):
     pass
 
 
-def _table(lake: Lake, name: str) -> list[dict[str, Any]]:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    from citylake.storage import delta_rs_location
-
-    uri, options = delta_rs_location(lake.table("_system", name))
-    try:
-        return DeltaTable(uri, storage_options=options).to_pyarrow_table().to_pylist()
-    except TableNotFoundError:
-        return []
+def _table(
+    lake: Lake, name: str, columns: str, where: list[tuple[str, str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    return delta_log.rows(lake.table("_system", name), columns.split(), where)
 
 
 def newest_outcomes(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,16 +52,17 @@ def newest_outcomes(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def gather(lake: Lake, registry: Registry, date: dt.date, days: int = 14) -> dict[str, Any]:
     """Everything the report shows for the newest finished run of ``date``; NoRun if none."""
-    runs = [r for r in _table(lake, RUNS) if r["logical_date"] == date and r["status"] != "running"]
+    runs = [
+        r for r in _table(lake, RUNS, RUN_COLUMNS, [("logical_date", "=", date)]) if r["status"] != "running"
+    ]
     if not runs:
         raise NoRun(f"no finished run for {date} in ops.runs")
     run = max(runs, key=lambda r: (r["finished_at"], r["run_id"]))
     detail = json.loads(run["detail"] or "{}")
     since = date - dt.timedelta(days=days - 1)
-    ledger = newest_outcomes([r for r in _table(lake, RUN_LEDGER) if r["logical_date"] <= date])
-    dq = [
-        r for r in _table(lake, DQ_RESULTS) if r["layer"] == "bronze" and since <= r["logical_date"] <= date
-    ]
+    ledger = newest_outcomes(_table(lake, RUN_LEDGER, LEDGER_COLUMNS, [("logical_date", "<=", date)]))
+    window = [("layer", "=", "bronze"), ("logical_date", ">=", since), ("logical_date", "<=", date)]
+    dq = _table(lake, DQ_RESULTS, DQ_COLUMNS, window)
     failing = defaultdict(list)  # (unit, feed, day) -> the fail expectations it broke
     warned: set[tuple[str, str, dt.date]] = set()
     for r in dq:
@@ -88,7 +89,7 @@ def gather(lake: Lake, registry: Registry, date: dt.date, days: int = 14) -> dic
         "history": _history(registry, ledger, failing, since, date),
         "published": sorted(
             ({k: p[k] for k in ("layer", "dataset", "status", "rows", "delta_version", "validation_id", "reason")}
-             for p in _table(lake, PUBLICATIONS) if p["run_id"] == run["run_id"]),
+             for p in _table(lake, PUBLICATIONS, PUBLICATION_COLUMNS, [("run_id", "=", run["run_id"])])),
             key=lambda p: (p["layer"] != "gold", p["dataset"])),
     }  # fmt: skip
 
