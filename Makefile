@@ -73,7 +73,8 @@ airflow: setup
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
 	$(AIRFLOW_ENV) $(BIN)/airflow pools set citylake_spark 1 "Spark work: one job at a time on the embedded local[2] Spark"
 	@echo "UI: http://localhost:$${AIRFLOW_PORT:-8080}  user: admin  password: airflow_home/simple_auth_manager_passwords.json.generated"
-	$(AIRFLOW_ENV) exec $(BIN)/airflow standalone
+	@echo "OpenLineage: $${OPENLINEAGE_URL:-files under the lake's _system/lineage (set OPENLINEAGE_URL for Marquez)}"
+	$(AIRFLOW_ENV) exec env $$($(BIN)/python -m citylake.lineage) $(BIN)/airflow standalone
 
 # The SQL endpoint for BI tools: Spark's Thrift JDBC/ODBC server on 127.0.0.1:$${CITYLAKE_SQL_PORT:-10000}
 sql: setup

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import ledger, progress, runlock
+from citylake import ledger, lineage, progress, runlock
 from citylake.lake import DQ_RESULTS, RUNS, Lake
 from citylake.preflight import Scope
 from citylake.registry import Registry, RegistryError, load_registry
@@ -172,7 +172,15 @@ def run_daily(
             from citylake.spark import get_spark
 
             spark = get_spark("citylake-daily", settings)
-        return _run_daily(spark, settings, registry, lake, key, date, run_id, say, scope, marts)
+        em = lineage.Emitter(settings, "daily", run_id, date)
+        em.start()
+        try:
+            report = _run_daily(spark, settings, registry, lake, key, date, run_id, say, scope, marts, em)
+        except BaseException as exc:
+            em.finish(exc)
+            raise
+        em.finish()
+        return report
 
 
 def _run_daily(
@@ -186,6 +194,7 @@ def _run_daily(
     say: Callable[[str], None],
     scope: Scope | None,
     marts: bool,
+    em: lineage.Emitter,
 ) -> RunReport:
     from citylake.quality.gx_runner import GxProject
     from citylake.quality.suites import load_row_checks
@@ -211,7 +220,8 @@ def _run_daily(
         workers=settings.concurrency,
     )
     report = RunReport(run_id, date, bronze, timings={"bronze_s": time.perf_counter() - t0})
-    t1 = time.perf_counter()
+    lineage.emit_bronze(em, lake, bronze, started)
+    t1, silver_started = time.perf_counter(), dt.datetime.now()
     say("step: silver")
     contracts = (scope or Scope()).contracts_of(registry)
     report.silver = silver_conform.run(
@@ -220,13 +230,15 @@ def _run_daily(
         settings.expectations_dir, gx, say, workers=settings.concurrency, contracts=contracts,
     )  # fmt: skip
     report.timings["silver_s"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
+    lineage.emit_publications(em, lake, registry, report.silver.publications, silver_started)
+    t2, gold_started = time.perf_counter(), dt.datetime.now()
     if marts:
         say("step: gold")
         report.gold = gold_publish.run(
             spark, lake, registry, date, run_id, gx, say, settings.expectations_dir,
             workers=settings.concurrency,
         )  # fmt: skip
+        lineage.emit_publications(em, lake, registry, report.gold.publications, gold_started)
     report.timings["gold_s"] = time.perf_counter() - t2
     _record_run(spark, lake, report, run_id, date)
     report.owed = progress.owed(lake, registry, contracts, None if marts else [])
@@ -319,8 +331,16 @@ def run_marts(
         delivered = {c: delivered_days(spark, lake, c, date) for c in sorted(inputs)}
         extra = {m: {d for i in registry.marts[m].inputs if i.startswith("silver.") for d in delivered[i[7:]]}
                  for m in wanted}  # fmt: skip
-        result = gold_publish.run(spark, lake, registry, date, run_id, gx, progress, settings.expectations_dir,
-                                  only=wanted, workers=settings.concurrency, extra_days=extra)  # fmt: skip
+        em, started = lineage.Emitter(settings, "marts", run_id, date), dt.datetime.now()
+        em.start()
+        try:
+            result = gold_publish.run(spark, lake, registry, date, run_id, gx, progress, settings.expectations_dir,
+                                      only=wanted, workers=settings.concurrency, extra_days=extra)  # fmt: skip
+        except BaseException as exc:
+            em.finish(exc)
+            raise
+        lineage.emit_publications(em, lake, registry, result.publications, started)
+        em.finish()
         _record_run(spark, lake, result, run_id, date)
         gx.build_docs([o.result_key for o in result.suites], missing=True)
         return result

@@ -47,6 +47,20 @@ class Settings:
     concurrency: int = 4
     # seconds a run waits for another run holding the lake's lock before it gives up (0: at once)
     lock_wait_s: float = 0.0
+    # OpenLineage events from Spark and from citylake's steps (CITYLAKE_LINEAGE=off: none); they
+    # go to OPENLINEAGE_URL when it is set, else to files in lineage_dir
+    lineage: bool = True
+    lineage_dir: str = ""
+
+    @property
+    def lineage_path(self) -> str:
+        """Where the file transport writes: CITYLAKE_LINEAGE_DIR, else the lake's _system/lineage
+        (a local folder beside the repo for an S3 lake: the file transport writes local files)."""
+        if self.lineage_dir:
+            return self.lineage_dir
+        if self.is_s3:
+            return str(REPO_ROOT / ".cache" / "lineage")
+        return f"{self.lake_root}/_system/lineage"
 
     def pii_key(self) -> bytes:
         """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
@@ -117,6 +131,8 @@ def load_settings() -> Settings:
         concurrency=concurrency,
         lock_wait_s=float(_int("CITYLAKE_LOCK_WAIT", "0", " (seconds to wait for another run)")),
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
+        lineage=_choice("CITYLAKE_LINEAGE", "on", ("on", "off")) == "on",
+        lineage_dir=_env("CITYLAKE_LINEAGE_DIR", ""),
     )
 
 

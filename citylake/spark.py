@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from citylake import lineage
 from citylake.settings import LAKE_TIME_ZONE, ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ LOCK_FILE = "jars.lock.json"
 S3_ONLY_PREFIXES = ("org.apache.hadoop_hadoop-aws", "software.amazon", "org.wildfly", "com.amazonaws",
                     "io.delta_delta-storage-s3-dynamodb")  # fmt: skip
 DYNAMODB_LOG_STORE_JAR = "io.delta_delta-storage-s3-dynamodb"
+OPENLINEAGE_JAR = "io.openlineage_openlineage-spark"
+LOG4J2 = Path(__file__).with_name("log4j2.properties")
 
 
 def delta_coordinates(with_s3: bool = False, dynamodb: bool = False) -> list[str]:
@@ -33,7 +36,7 @@ def delta_coordinates(with_s3: bool = False, dynamodb: bool = False) -> list[str
     import pyspark
 
     spark_line = ".".join(pyspark.__version__.split(".")[:2])
-    coords = [f"io.delta:delta-spark_{spark_line}_2.13:{version('delta-spark')}"]
+    coords = [f"io.delta:delta-spark_{spark_line}_2.13:{version('delta-spark')}", lineage.SPARK_COORDINATE]
     if with_s3:
         coords.append(f"org.apache.hadoop:hadoop-aws:{HADOOP_AWS_VERSION}")
     if with_s3 and dynamodb:
@@ -102,6 +105,13 @@ def cached_jars(settings: Settings) -> list[Path]:
             "CITYLAKE_DELTA_DYNAMODB_TABLE is set but Delta's DynamoDB log store jar is not cached; "
             "run `citylake setup` with it set"
         )
+    has_listener = any(n.startswith(OPENLINEAGE_JAR) for n in names)
+    if settings.lineage and not has_listener:
+        raise ConfigError(
+            "the OpenLineage Spark listener is not cached; run `citylake setup` (or set CITYLAKE_LINEAGE=off)"
+        )
+    if not settings.lineage:
+        names = [n for n in names if not n.startswith(OPENLINEAGE_JAR)]
     if not settings.is_s3:
         # The AWS SDK bundle is ~600 MB; loading it for a local lake costs seconds per session.
         names = [n for n in names if not n.startswith(S3_ONLY_PREFIXES)]
@@ -136,7 +146,7 @@ def s3a_conf(dynamodb_table: str = "") -> dict[str, str]:
     return conf
 
 
-def session_conf(settings: Settings) -> dict[str, str]:
+def session_conf(settings: Settings, app_name: str = "citylake", with_lineage: bool = True) -> dict[str, str]:
     jars = cached_jars(settings)
     conf = {
         "spark.jars": ",".join(str(j) for j in jars),
@@ -173,6 +183,13 @@ def session_conf(settings: Settings) -> dict[str, str]:
     }
     if settings.is_s3:
         conf.update(s3a_conf(settings.delta_dynamodb_table))
+    if with_lineage and settings.lineage:
+        conf.update(lineage.spark_conf(settings, app_name))
+        # the listener loads its extension interface into each class loader by reflection; without
+        # this it logs a stack trace at every start (and connectors' lineage extensions go unseen)
+        conf["spark.driver.extraJavaOptions"] += (
+            f" --add-opens=java.base/java.security=ALL-UNNAMED -Dlog4j2.configurationFile={LOG4J2}"
+        )
     conf.update(settings.extra_spark_conf)
     return conf
 
@@ -186,7 +203,7 @@ def get_spark(app_name: str = "citylake", settings: Settings | None = None) -> S
     if active is not None:
         return active
     builder = SparkSession.builder.master(settings.spark_master).appName(app_name)
-    for key, value in session_conf(settings).items():
+    for key, value in session_conf(settings, app_name).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
@@ -201,7 +218,7 @@ def submit_command(settings: Settings, app_args: list[str], app_name: str) -> li
     """
     import pyspark
 
-    conf = session_conf(settings)
+    conf = session_conf(settings, app_name)
     jars = conf.pop("spark.jars")
     cmd = [str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", settings.spark_master,
            "--name", app_name, "--jars", jars, "--driver-memory", conf.pop("spark.driver.memory")]  # fmt: skip

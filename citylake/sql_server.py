@@ -31,7 +31,7 @@ def start(settings: Settings, port: int, bind: str = "127.0.0.1", bronze: bool =
 
     from citylake.spark import session_conf
 
-    conf = session_conf(settings)
+    conf = session_conf(settings, with_lineage=False)  # analysts' reads are not pipeline lineage
     # the server's handler threads load Delta's catalog from the JVM's class path, not from the
     # jars a session adds later
     conf["spark.driver.extraClassPath"] = conf["spark.jars"].replace(",", ":")

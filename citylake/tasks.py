@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # the pool that caps concurrent Spark work (created by `make airflow`)
@@ -44,13 +45,42 @@ def _embedded() -> bool:
     return load_settings().execution == "embedded"
 
 
-def ingest(ds: str, units: Iterable[str] = (), contracts: Iterable[str] = ()) -> dict[str, Any]:
+def lineage_parent(ti: Any) -> tuple[str, str] | None:
+    """The OpenLineage ids of an Airflow task run and its DAG run, as the provider's macros give them."""
+    if ti is None:
+        return None
+    try:
+        from airflow.providers.openlineage.plugins.macros import lineage_parent_id, lineage_root_parent_id
+    except ImportError:  # the provider is not installed: events without a parent
+        return None
+    return lineage_parent_id(ti), lineage_root_parent_id(ti)
+
+
+@contextmanager
+def _child_of(parent: tuple[str, str] | None) -> Iterator[None]:
+    """Spark's and citylake's events started inside name ``parent`` as their parent run."""
+    if parent is None:
+        yield
+        return
+    from citylake.lineage import parent_run
+
+    with parent_run(*parent):
+        yield
+
+
+def ingest(
+    ds: str, units: Iterable[str] = (), contracts: Iterable[str] = (), parent: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Bronze and silver for every unit on logical date ``ds`` (or only ``units``/``contracts``).
 
     One Spark application for the whole day: a JVM costs 10-20 s cold, so one per unit or per
     contract would be most of the day's work at 250 units (benchmarks/dag_overhead.py).
     """
-    units, contracts = sorted(units), sorted(contracts)
+    with _child_of(parent):
+        return _ingest(ds, sorted(units), sorted(contracts))
+
+
+def _ingest(ds: str, units: list[str], contracts: list[str]) -> dict[str, Any]:
     if _embedded():
         from citylake.pipeline import run_daily
         from citylake.preflight import Scope
@@ -82,9 +112,10 @@ def summarize(out: dict[str, Any]) -> dict[str, Any]:
         u["problems"] += f["status"] in PROBLEM_STATUSES
     changed = [p["dataset"] for p in out["publications"]
                if p["dataset"].startswith("silver.") and p["status"] == "published"]  # fmt: skip
+    bronze = {f"bronze.{f['contract']}" for f in out["files"] if f.get("bronze_version") is not None}
     # a held unit does not stop the others; the check task turns it red for the engineer
     return {"status": out["status"], "run_id": out["run_id"], "held_feeds": out["held_feeds"],
-            "changed": sorted(changed), "units": per_unit}  # fmt: skip
+            "changed": sorted(changed), "bronze_changed": sorted(bronze), "units": per_unit}  # fmt: skip
 
 
 def check(result: dict[str, Any]) -> None:
@@ -97,8 +128,13 @@ def check(result: dict[str, Any]) -> None:
         raise RuntimeError(f"run {result['run_id']}: {result['status']}: {held}")
 
 
-def build_marts(marts: list[str], ds: str) -> dict[str, Any]:
+def build_marts(marts: list[str], ds: str, parent: tuple[str, str] | None = None) -> dict[str, Any]:
     """Rebuild and publish marts for the days the delivery of ``ds`` touched."""
+    with _child_of(parent):
+        return _build_marts(marts, ds)
+
+
+def _build_marts(marts: list[str], ds: str) -> dict[str, Any]:
     if _embedded():
         from citylake.pipeline import run_marts
 

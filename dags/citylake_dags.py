@@ -22,8 +22,13 @@ from airflow.sdk.definitions.asset import BaseAsset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from citylake import tasks
+from citylake.lake import Lake
+from citylake.lineage import asset_uri
 from citylake.registry import MartDoc, Registry, load_registry
 from citylake.settings import load_settings
+
+SETTINGS = load_settings()
+LAKE = Lake(SETTINGS.lake_root)
 
 OWNER = "citylake-data-eng"
 SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no daylight saving
@@ -49,14 +54,21 @@ def delivery_date(data_interval_start: Any) -> str:
 
 
 def asset(ref: str) -> Asset:
-    """The asset of a lake table, e.g. "silver.parking_occupancy"."""
+    """The asset of a lake table, e.g. "silver.parking_occupancy", at its place in the lake: the
+    OpenLineage provider reports it as the dataset Spark's and citylake's events name."""
     zone, name = ref.split(".", 1)
-    return Asset(name=ref, uri=f"citylake://{zone}/{name}")
+    return Asset(name=ref, uri=asset_uri(LAKE.table(zone, name)))
+
+
+def landing(unit: str, feed: str) -> Asset:
+    """Where a unit delivers a feed: the ingest task's inlet."""
+    return Asset(name=f"landing.{unit}.{feed}", uri=asset_uri(f"{LAKE.zone('landing')}/{unit}/{feed}"))
 
 
 LEDGER = asset("_system.run_ledger")
 # the ingest task adds the silver assets it changed to this alias, with the logical date
 SILVER_CHANGED = AssetAlias("citylake_silver_changed")
+BRONZE_CHANGED = AssetAlias("citylake_bronze_changed")  # lineage only: no DAG is scheduled on bronze
 
 
 def ingest_dag(registry: Registry) -> DAG:
@@ -91,16 +103,26 @@ def ingest_dag(registry: Registry) -> DAG:
         "| contract | units |\n| --- | --- |\n" + table,
     ) as dag:
 
-        @task(task_id="bronze_silver", outlets=[SILVER_CHANGED, LEDGER])
+        @task(
+            task_id="bronze_silver",
+            inlets=[landing(f.unit.unit, f.spec.feed) for f in registry.feeds()],
+            outlets=[SILVER_CHANGED, BRONZE_CHANGED, LEDGER],
+        )
         def bronze_silver(
-            data_interval_start: Any = None, params: dict[str, Any] | None = None, outlet_events: Any = None
+            data_interval_start: Any = None,
+            params: dict[str, Any] | None = None,
+            outlet_events: Any = None,
+            ti: Any = None,
         ) -> dict[str, Any]:
             ds = delivery_date(data_interval_start)
             p = params or {}
-            result = tasks.ingest(ds, p.get("units") or (), p.get("contracts") or ())
+            parent = tasks.lineage_parent(ti)
+            result = tasks.ingest(ds, p.get("units") or (), p.get("contracts") or (), parent)
             # an event only for the silver tables that changed: only their marts rebuild
             for ref in result["changed"]:
                 outlet_events[SILVER_CHANGED].add(asset(ref), extra={"logical_date": ds})
+            for ref in result["bronze_changed"]:
+                outlet_events[BRONZE_CHANGED].add(asset(ref), extra={"logical_date": ds})
             outlet_events[LEDGER].extra = {"logical_date": ds}
             return result
 
@@ -149,9 +171,10 @@ def mart_dag(doc: MartDoc) -> DAG:
             triggering_asset_events: Any = None,
             params: dict[str, Any] | None = None,
             outlet_events: Any = None,
+            ti: Any = None,
         ) -> list[dict[str, Any]]:
             dates = _dates(triggering_asset_events, params)
-            out = [tasks.build_marts([doc.mart], ds) for ds in dates]
+            out = [tasks.build_marts([doc.mart], ds, tasks.lineage_parent(ti)) for ds in dates]
             if dates:
                 outlet_events[asset(f"gold.{doc.mart}")].extra = {"logical_date": dates[-1]}
             return out
@@ -185,4 +208,4 @@ def build_all(registry: Registry) -> dict[str, DAG]:
     return {d.dag_id: d for d in dags}
 
 
-globals().update(build_all(load_registry(load_settings().registry_dir)))
+globals().update(build_all(load_registry(SETTINGS.registry_dir)))

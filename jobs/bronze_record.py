@@ -55,6 +55,8 @@ class FileOutcome:
             "feed": self.feed,
             "file": self.file,
             "status": self.status,
+            **({"contract": self.contract} if self.contract else {}),
+            **({"bronze_version": self.bronze_version} if self.bronze_version is not None else {}),
             "rows_landed": self.rows_landed,
             "rows_bronze": self.rows_bronze,
             "rows_quarantined": self.rows_quarantined,
