@@ -91,6 +91,8 @@ def print_run(console: Any, report: Any) -> None:
         console.print(f"Data Docs: {report.docs}")
     if report.health:
         console.print(f"Run report: {report.health}")
+    if report.lineage:
+        console.print(f"Lineage events: {report.lineage}")
 
 
 def print_catalog_summary(console: Any, lake: Any) -> None:

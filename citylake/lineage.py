@@ -142,6 +142,13 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def destination(settings: Settings) -> str | None:
+    """Where this process's events go: the OpenLineage server, or the folder of event files."""
+    if not settings.lineage:
+        return None
+    return os.environ.get("OPENLINEAGE_URL", "").strip() or settings.lineage_path
+
+
 def _file(settings: Settings, producer: str) -> str:
     """One file per process and producer: concurrent writers never share a file."""
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")

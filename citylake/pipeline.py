@@ -46,6 +46,7 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
     docs: str | None = None
     health: str | None = None  # the run-health report's path
+    lineage: str | None = None  # where its OpenLineage events went
     owed: list[progress.Owed] = field(default_factory=list)  # left undone when the run ended
 
     @property
@@ -90,6 +91,7 @@ class RunReport:
             "publications": [p.json() for p in self.publications],
             "data_docs": self.docs,
             "report": self.health,
+            "lineage": self.lineage,
             **({"owed": [o.json() for o in self.owed]} if self.owed else {}),
         }
 
@@ -180,6 +182,7 @@ def run_daily(
             em.finish(exc)
             raise
         em.finish()
+        report.lineage = lineage.destination(settings)
         return report
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -153,3 +155,37 @@ def test_events_go_to_openlineage_url_when_it_is_set(settings, monkeypatch):
     assert [e["job"]["name"] for e in received][:2] == ["citylake.daily", "citylake.bronze.parking_occupancy"]
     assert len(received) == 10 and all(not errors(e) for e in received)
     assert lineage.read_events(settings.lineage_path) == []  # nothing to files when a URL is set
+
+
+@pytest.mark.slow
+def test_the_demo_says_where_its_lineage_went_and_each_published_mart_traces_back_to_landed_files(
+    demo_lake, registry
+):
+    root, proc = demo_lake
+    shown = re.search(r"Lineage events: (\S+)", proc.stdout)
+    assert shown, proc.stdout[-2000:]
+    assert Path(shown.group(1)) == Path(root).resolve() / "_system" / "lineage"
+    events = lineage.read_events(shown.group(1))
+    assert {"spark" in e["producer"] for e in events} == {True, False}  # the listener's and citylake's
+    assert [e for e in events if errors(e)] == []
+    done = [e for e in events if e["eventType"] == "COMPLETE"]
+    upstream: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for e in done:
+        for o in e["outputs"]:
+            upstream.setdefault((o["namespace"], o["name"]), set()).update(
+                (i["namespace"], i["name"]) for i in e["inputs"]
+            )
+    published = {p.parent.name for p in (Path(root) / "published").glob("*/_manifest.json")}
+    assert published and published == {e["job"]["name"].rsplit(".", 1)[1] for e in done
+                                        if e["job"]["name"].startswith("citylake.publish.")}  # fmt: skip
+    for mart in published:
+        if not any(i.startswith("silver.") for i in registry.marts[mart].inputs):
+            continue  # built from the ops tables only
+        seen, todo = set(), [lineage.dataset(f"{Path(root).resolve()}/published/{mart}")]
+        while todo:
+            node = todo.pop()
+            seen.add(node)
+            todo += [n for n in upstream.get(node, ()) if n not in seen]
+        # citylake's steps name each file; the listener names a unit/feed's folder when it reads many
+        landed = [Path(name) for _, name in seen if "/landing/" in name]
+        assert all(p.exists() for p in landed) and any(p.is_file() for p in landed), mart
