@@ -130,7 +130,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     """The provider's settings for Airflow processes (`make airflow`, tests): file or HTTP."""
     if not settings.lineage:
         return {"AIRFLOW__OPENLINEAGE__DISABLED": "true"}
-    env = {"AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE}
+    # Emit from a thread, not a fork: a task holds a JVM and its threads, and a forked copy of
+    # that can hang on a lock it inherited (apache/airflow#47160).
+    env = {"AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE, "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True"}
     if not os.environ.get("OPENLINEAGE_URL", "").strip():  # else the client reads OPENLINEAGE_URL
         os.makedirs(settings.lineage_path, exist_ok=True)
         transport = {

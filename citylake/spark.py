@@ -194,6 +194,20 @@ def session_conf(settings: Settings, app_name: str = "citylake", with_lineage: b
     return conf
 
 
+def _no_fork_after_jvm() -> None:
+    """Python worker pools started after the JVM come from a fresh forkserver, not a fork.
+
+    A forked copy of a process with py4j and heartbeat threads can inherit a held lock and hang
+    forever, and with it whatever waits for it: `airflow dags test` runs every task in one
+    process, and the OpenLineage listener's DAG-run pool forks there. Python 3.14 made
+    forkserver the default for this reason.
+    """
+    import multiprocessing
+
+    if multiprocessing.get_start_method(allow_none=True) is None:
+        multiprocessing.set_start_method("forkserver")
+
+
 def get_spark(app_name: str = "citylake", settings: Settings | None = None) -> SparkSession:
     """One SparkSession per process; every job and every feed of a day share it."""
     settings = settings or load_settings()
@@ -202,6 +216,7 @@ def get_spark(app_name: str = "citylake", settings: Settings | None = None) -> S
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    _no_fork_after_jvm()
     builder = SparkSession.builder.master(settings.spark_master).appName(app_name)
     for key, value in session_conf(settings, app_name).items():
         builder = builder.config(key, value)

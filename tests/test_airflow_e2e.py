@@ -29,7 +29,8 @@ DAY = "2026-11-20"
 LOGICAL = "2026-11-20T18:00:00+00:00"
 
 RUN = """
-import datetime as dt, json, sys
+import datetime as dt, faulthandler, json, sys
+faulthandler.dump_traceback_later(1380, exit=True)  # a hang shows its stacks before the test's timeout
 sys.path.insert(0, sys.argv[1])
 import citylake_dags as m
 from collections import Counter

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import cli as _cli
@@ -52,7 +53,9 @@ def test_run_json_shape_and_rerun_adds_nothing(demo_lake):
         "publications",
         "data_docs",
         "report",
+        "lineage",
     }
+    assert Path(out["lineage"]).is_dir() and any(Path(out["lineage"]).glob("*.jsonl"))
     # nothing new: nothing held, and no silver or gold table gets a new version
     assert out["held_feeds"] == []
     assert {p["status"] for p in out["publications"]} <= {"unchanged"}
