@@ -56,6 +56,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Every figure against its target: benchmarks/results.json (or $$BENCH_OUT) and benchmarks/RESULTS.md.
 # BENCH_QUICK=1: the smoke profile (at most 5 minutes).
@@ -74,7 +75,7 @@ airflow: setup
 	$(AIRFLOW_ENV) $(BIN)/airflow pools set citylake_spark 1 "Spark work: one job at a time on the embedded local[2] Spark"
 	@echo "UI: http://localhost:$${AIRFLOW_PORT:-8080}  user: admin  password: airflow_home/simple_auth_manager_passwords.json.generated"
 	@echo "OpenLineage: $${OPENLINEAGE_URL:-files under the lake's _system/lineage (set OPENLINEAGE_URL for Marquez)}"
-	$(AIRFLOW_ENV) exec env $$($(BIN)/python -m citylake.lineage) $(BIN)/airflow standalone
+	$(AIRFLOW_ENV) exec env $$($(BIN)/python -m citylake.engine.lineage) $(BIN)/airflow standalone
 
 # The SQL endpoint for BI tools: Spark's Thrift JDBC/ODBC server on 127.0.0.1:$${CITYLAKE_SQL_PORT:-10000}
 sql: setup

@@ -20,7 +20,7 @@ import time
 from tiny_day import DAY, tiny_day
 
 TASK = (
-    "import json, sys; from citylake import tasks; "
+    "import json, sys; from citylake.runs import tasks; "
     "out = tasks.ingest(sys.argv[1], (), [c for c in sys.argv[2:]]); print(json.dumps(out['status']))"
 )
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from citylake.settings import REPO_ROOT
+from citylake.config.settings import REPO_ROOT
 
 PARSE = """
 import json, sys, time

@@ -10,7 +10,7 @@ import argparse
 
 import numpy as np
 
-from citylake import geo
+from citylake.domain import geo
 
 
 def main() -> None:

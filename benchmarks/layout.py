@@ -8,8 +8,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from citylake.config.registry import Registry
 from citylake.lake import Lake
-from citylake.registry import Registry
 
 FEATURES = "ai_district_hourly_features"
 DISTRICT = "310115"  # Pudong, the largest district

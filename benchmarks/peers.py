@@ -18,10 +18,9 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from citylake import preflight
-from citylake.lake import Lake
-from citylake.registry import Registry
-from citylake.storage import store_for
+from citylake.config.registry import Registry
+from citylake.engine.storage import store_for
+from citylake.lake import Lake, preflight
 from jobs.bronze_read import SPARK_CHARSETS, ReadGroup, plan_reads, spark_type
 
 if TYPE_CHECKING:

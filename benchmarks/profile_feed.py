@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import peers, volume
+from citylake.config.settings import load_settings
 from citylake.lake import Lake
-from citylake.preflight import Scope
-from citylake.settings import load_settings
+from citylake.lake.preflight import Scope
 
 DAY = dt.date(2026, 11, 20)
 CALLS: list[tuple[str, float]] = []
@@ -105,8 +105,8 @@ def write_parts(spark: Any, src: Path, tmp: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    from citylake.pipeline import run_daily
-    from citylake.spark import get_spark
+    from citylake.engine.spark import get_spark
+    from citylake.runs.pipeline import run_daily
 
     fmt = sys.argv[1] if len(sys.argv) > 1 else "parquet"
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 2

@@ -36,10 +36,10 @@ from typing import Any
 from benchmarks import layout, machine, peers, report, volume
 from benchmarks.dag_parse import parse_dags
 from benchmarks.synthetic import registry_with_units
+from citylake.config.registry import Registry, load_registry
+from citylake.config.settings import Settings, load_settings
 from citylake.generate import generate
 from citylake.lake import Lake
-from citylake.registry import Registry, load_registry
-from citylake.settings import Settings, load_settings
 
 DAY = dt.date(2026, 11, 20)
 HERE = Path(__file__).resolve().parent
@@ -109,7 +109,7 @@ def bench_dag_parse(tmp: Path, units: int) -> dict[str, Any]:
 
 
 def bench_per_feed(spark: Any, settings: Settings, tmp: Path, profile: Profile) -> dict[str, Any]:
-    from citylake.pipeline import run_daily
+    from citylake.runs.pipeline import run_daily
 
     schemas = registry_with_units(profile.per_feed_units, tmp / "schemas-per-feed")
     reg = load_registry(schemas)
@@ -153,7 +153,7 @@ def naive_submit(lake: Lake, schemas: Path, unit: str, contract: str) -> float:
     """One feed's bronze + silver as its own spark-submit: what a task-per-feed DAG would run."""
     env = {**os.environ, "CITYLAKE_LAKE_ROOT": lake.root, "CITYLAKE_REGISTRY_DIR": str(schemas),
            "CITYLAKE_EXECUTION": "submit", "CITYLAKE_SPARK_MASTER": "local[2]"}  # fmt: skip
-    code = "import sys; from citylake import tasks; print(tasks.ingest(sys.argv[1], [sys.argv[2]], [sys.argv[3]])['status'])"
+    code = "import sys; from citylake.runs import tasks; print(tasks.ingest(sys.argv[1], [sys.argv[2]], [sys.argv[3]])['status'])"
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code, DAY.isoformat(), unit, contract], env=env,
                           capture_output=True, text=True)  # fmt: skip
@@ -166,7 +166,7 @@ def naive_submit(lake: Lake, schemas: Path, unit: str, contract: str) -> float:
 def bench_scale(
     spark: Any, settings: Settings, reg: Registry, tmp: Path, profile: Profile, scale: int
 ) -> tuple[dict[str, Any], Lake]:
-    from citylake.pipeline import run_daily
+    from citylake.runs.pipeline import run_daily
 
     lake = Lake(str(tmp / f"scale-{scale}"))
     units = spread_units(reg, profile.scale_units) if profile.scale_units else None
@@ -247,7 +247,7 @@ def main() -> None:
         tmp = Path(name)
         log("DAG parse")
         results["dag_parse"] = bench_dag_parse(tmp, profile.units)
-        from citylake.spark import get_spark
+        from citylake.engine.spark import get_spark
 
         t = time.perf_counter()
         spark = get_spark("citylake-bench", settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from citylake.settings import REPO_ROOT
+from citylake.config.settings import REPO_ROOT
 
 
 def registry_with_units(total: int, dest: Path, source: Path = REPO_ROOT / "schemas") -> Path:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from citylake.config.registry import Registry, load_registry
 from citylake.generate import generate
 from citylake.lake import Lake
-from citylake.registry import Registry, load_registry
 
 DAY = dt.date(2026, 11, 20)
 

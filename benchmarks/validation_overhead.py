@@ -23,12 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from citylake.config.registry import load_registry
+from citylake.config.settings import REPO_ROOT
 from citylake.generate import generate
 from citylake.lake import Lake
 from citylake.quality.gx_runner import GxProject
-from citylake.registry import load_registry
-from citylake.settings import REPO_ROOT
 from jobs import bronze_ingest
+from jobs.context import JobRun
 
 DAY = dt.date(2026, 11, 20)
 TARGET = 0.15
@@ -41,7 +42,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     args = ap.parse_args()
     reg = load_registry()
-    from citylake.spark import get_spark
+    from citylake.engine.spark import get_spark
 
     spark = get_spark("citylake-bench-validation")
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +51,7 @@ def main() -> None:
         # warm the JVM and GX once, so neither mode pays first-use costs
         warm = Lake(f"{tmp}/warm")
         generate(reg, DAY, 0.01, ["op_teld", "d310104_gov_service"], warm)
-        bronze_ingest.run(spark, warm, reg, DAY, "bench-warm")
+        bronze_ingest.run(JobRun(spark, warm, reg, DAY, "bench-warm"))
         runs: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
         for rep in range(args.reps):
             for mode in MODES if rep % 2 == 0 else MODES[::-1]:
@@ -58,9 +59,8 @@ def main() -> None:
                 shutil.copytree(Path(source.zone("landing")), Path(lake.zone("landing")))
                 gx = GxProject(lake, REPO_ROOT / "expectations", mode=mode) if mode != "none" else None
                 t0 = time.perf_counter()
-                result = bronze_ingest.run(
-                    spark, lake, reg, DAY, f"bench-{rep}-{mode}", gx=gx, validate=mode != "none"
-                )
+                job = JobRun(spark, lake, reg, DAY, f"bench-{rep}-{mode}")
+                result = bronze_ingest.run(job, gx=gx, validate=mode != "none")
                 wall = time.perf_counter() - t0
                 runs[mode].append({"wall_s": wall, "validation_s": result.timings.get("validation_s", 0.0),
                                        "gx_s": result.timings.get("gx_s", 0.0)})  # fmt: skip

@@ -24,11 +24,11 @@ from typing import Any
 import yaml
 
 from benchmarks import peers
+from citylake.config.registry import Registry, load_registry
+from citylake.config.settings import REPO_ROOT, Settings
 from citylake.lake import Lake
-from citylake.preflight import Scope
+from citylake.lake.preflight import Scope
 from citylake.quality.suites import write_default_suites
-from citylake.registry import Registry, load_registry
-from citylake.settings import REPO_ROOT, Settings
 
 VEGA = "vega-datasets"
 VEGA_VERSION = "3.2.1"
@@ -125,7 +125,7 @@ def onboard(schemas: Path, expectations: Path) -> Registry:
 def bench_files(spark: Any, settings: Settings, tmp: Path, day: dt.date) -> list[dict[str, Any]]:
     """Each single-file feed on its own lake: bare Spark, Polars + delta-rs and citylake's run
     scoped to its unit (bronze and silver, with DQ), in this session."""
-    from citylake.pipeline import run_daily
+    from citylake.runs.pipeline import run_daily
 
     schemas, expectations = tmp / "schemas-volume", tmp / "expectations-volume"
     shutil.copytree(settings.registry_dir, schemas)
@@ -168,7 +168,7 @@ def bench_scoped(
 ) -> dict[str, Any]:
     """One unit delivering one small file to a lake that has run before, scoped to that unit."""
     from citylake.generate import generate
-    from citylake.pipeline import run_daily
+    from citylake.runs.pipeline import run_daily
 
     unit = next(u.unit for u in sorted(reg.units.values(), key=lambda u: u.unit) if len(u.feeds) == 1)
     reports = generate(reg, day, 0.01, [unit], lake, faults=False)

@@ -21,11 +21,11 @@ from airflow.sdk import DAG, Asset, AssetAlias, Param, task
 from airflow.sdk.definitions.asset import BaseAsset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from citylake import tasks
+from citylake.config.registry import MartDoc, Registry, load_registry
+from citylake.config.settings import load_settings
+from citylake.engine.lineage import asset_uri
 from citylake.lake import Lake
-from citylake.lineage import asset_uri
-from citylake.registry import MartDoc, Registry, load_registry
-from citylake.settings import load_settings
+from citylake.runs import tasks
 
 SETTINGS = load_settings()
 LAKE = Lake(SETTINGS.lake_root)

@@ -19,13 +19,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, delta_log, ledger, preflight
-from citylake.lake import BRONZE_RECORDS, Lake
+from citylake.config.registry import FeedContract
+from citylake.engine import delta_io, delta_log
+from citylake.engine.storage import Store
+from citylake.lake import BRONZE_RECORDS, Lake, ledger, preflight
 from citylake.quality.gate import Expectation, duplicate_counts, evaluate, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import RowCheck, failure_sums, is_dropped, tag_rows
-from citylake.registry import FeedContract
-from citylake.storage import Store
 from jobs.bronze_read import CORRUPT, DRIFT, plan_reads, read_group
 from jobs.bronze_record import FileOutcome
 from jobs.bronze_transform import (
@@ -33,8 +33,7 @@ from jobs.bronze_transform import (
     drift_note,
     match_files,
     number_records,
-    to_bronze,
-    to_quarantine,
+    split_batch,
 )
 
 if TYPE_CHECKING:
@@ -166,7 +165,7 @@ def ingest_batch(
         good_total = sum(c[0] for c in counts.values())
         bad_total = sum(c[1] for c in counts.values())
         bronze_path = lake.table("bronze", contract.contract)
-        bronze = to_bronze(numbered, contract, run_id, batch_id, date, ingested_at)
+        bronze, quarantined = split_batch(numbered, contract, run_id, batch_id, date, ingested_at)
         feeds: dict[tuple[str, str], FeedCounts] = {}
         for lf in files:
             fc = feeds.setdefault((lf.unit, lf.feed), FeedCounts(contract.contract, [batch_id]))
@@ -223,8 +222,7 @@ def ingest_batch(
             )
         ):
             # one file of the few bad rows: repartition, as coalesce(1) would scan the whole batch in one task
-            delta_io.append(to_quarantine(numbered, contract, run_id, batch_id, date, ingested_at).repartition(1),
-                            quarantine_path, user_metadata=meta)  # fmt: skip
+            delta_io.append(quarantined.repartition(1), quarantine_path, user_metadata=meta)
         if good_total and version is None:
             delta_io.append(bronze, bronze_path, user_metadata=meta, partition_by=("_logical_date",))
             version = delta_log.find_commit(bronze_path, "batch_id", batch_id, started_ms)

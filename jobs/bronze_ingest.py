@@ -15,7 +15,7 @@ Design notes:
   it does not find among the commits made since.
 - The bronze commit is the batch's record of itself: its userMetadata names the batch, its
   logical date and the unit/feeds the gate held, which is all silver needs to know what it
-  owes (citylake.progress).
+  owes (citylake.lake.progress).
 """
 
 from __future__ import annotations
@@ -29,20 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, ledger, parallel, preflight
-from citylake.lake import Lake
+from citylake.config.registry import FeedContract, Registry
+from citylake.config.settings import load_settings
+from citylake.engine import delta_io, parallel
+from citylake.engine.storage import Store, store_for
+from citylake.lake import ledger, preflight
 from citylake.quality.gate import evaluate, suite_expectations, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.suites import load_row_checks
-from citylake.registry import FeedContract, Registry
-from citylake.settings import load_settings
-from citylake.storage import Store, store_for
 from jobs.bronze_batch import BatchResult, ingest_isolated
 from jobs.bronze_record import FileOutcome, record, set_aside
 from jobs.bronze_transform import batch_id_for, bronze_properties, bronze_schema
+from jobs.context import JobRun
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    pass
 
 log = logging.getLogger(__name__)
 RECOVERY_WINDOW_DAYS = 35
@@ -128,11 +129,7 @@ def contracts_touched(registry: Registry, files: list[preflight.LandedFile]) -> 
 
 
 def run(
-    spark: SparkSession,
-    lake: Lake,
-    registry: Registry,
-    date: dt.date,
-    run_id: str,
+    job: JobRun,
     store: Store | None = None,
     progress: Callable[[str], None] | None = None,
     expectations_dir: Path | None = None,
@@ -147,6 +144,7 @@ def run(
     ``validate=False`` runs without any data-quality work (no row tags, gate counts or GX); only
     the benchmark uses it, to measure what validation adds to the job.
     """
+    spark, lake, registry, date, run_id = job
     store = store or store_for(lake.root)
     expectations_dir = expectations_dir or load_settings().expectations_dir
     # a scoped run sets up only the contracts its units deliver

@@ -14,8 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from citylake import preflight
-from citylake.registry import FeedContract
+from citylake.config.registry import FeedContract
+from citylake.lake import preflight
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

@@ -21,9 +21,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_log, ledger, progress
-from citylake.lake import DQ_RESULTS, FILE_MANIFEST, REJECTED_FILES, RUN_LEDGER, Lake
-from citylake.storage import Store
+from citylake.engine import delta_log
+from citylake.engine.storage import Store
+from citylake.lake import DQ_RESULTS, FILE_MANIFEST, REJECTED_FILES, RUN_LEDGER, Lake, ledger, progress
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -50,19 +50,11 @@ class FileOutcome:
     schema_drift: str | None = None  # keys a JSON lines file carries that its contract does not
 
     def json(self) -> dict[str, Any]:
-        return {
-            "unit": self.unit,
-            "feed": self.feed,
-            "file": self.file,
-            "status": self.status,
-            **({"contract": self.contract} if self.contract else {}),
-            **({"bronze_version": self.bronze_version} if self.bronze_version is not None else {}),
-            "rows_landed": self.rows_landed,
-            "rows_bronze": self.rows_bronze,
-            "rows_quarantined": self.rows_quarantined,
-            **({"reason": self.reason} if self.reason else {}),
-            **({"schema_drift": self.schema_drift} if self.schema_drift else {}),
-        }
+        fields = ("unit", "feed", "file", "status", "contract", "bronze_version", "rows_landed", "rows_bronze",
+                  "rows_quarantined", "reason", "schema_drift")  # fmt: skip
+        return ledger.record_of(
+            self, fields, frozenset({"contract", "bronze_version", "reason", "schema_drift"})
+        )
 
 
 def _already(

@@ -10,9 +10,9 @@ import hashlib
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from citylake import preflight
+from citylake.config.registry import FeedContract
+from citylake.lake import ledger, preflight
 from citylake.quality.rowchecks import DQ_FAILED
-from citylake.registry import FeedContract
 from jobs.bronze_read import CORRUPT, spark_type
 
 if TYPE_CHECKING:
@@ -46,12 +46,10 @@ def bronze_properties(contract: FeedContract) -> dict[str, str]:
     """Append-only, and data-skipping statistics only on the columns bronze is looked up by (a
     file, a record, a batch, a unit's events): Delta otherwise computes min/max/null counts of
     the first 32 columns for every row it writes, about 6% of the ingest's CPU."""
-    from citylake.ledger import APPEND_ONLY
-
     stats = ["_unit", "_feed", "_source_file", "_record_no", "_batch_id"] + (
         [contract.event_time] if contract.event_time else []
     )
-    return {**APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days",
+    return {**ledger.APPEND_ONLY, "delta.setTransactionRetentionDuration": "interval 60 days",
             "delta.dataSkippingStatsColumns": ",".join(stats)}  # fmt: skip
 
 
@@ -63,18 +61,19 @@ def number_records(parsed: DataFrame, offsets: DataFrame) -> DataFrame:
     return joined.withColumn("_record_no", F.col("_mono") + F.col("_offset")).drop("_offset")
 
 
-def to_bronze(
+def split_batch(
     numbered: DataFrame,
     contract: FeedContract,
     run_id: str,
     batch_id: str,
     date: dt.date,
     ingested_at: dt.datetime,
-) -> DataFrame:
+) -> tuple[DataFrame, DataFrame]:
+    """(bronze rows, quarantine rows) of a numbered batch: records that parsed, with their lineage
+    columns, and those that did not, with their raw text and reason."""
     from pyspark.sql import functions as F
 
-    good = numbered.where(F.col(CORRUPT).isNull())
-    return good.select(
+    bronze = numbered.where(F.col(CORRUPT).isNull()).select(
         *[F.col(c.name) for c in contract.columns],
         "_unit",
         "_feed",
@@ -86,32 +85,14 @@ def to_bronze(
         F.lit(date).cast("date").alias("_logical_date"),
         DQ_FAILED,
     )
-
-
-def to_quarantine(
-    numbered: DataFrame,
-    contract: FeedContract,
-    run_id: str,
-    batch_id: str,
-    date: dt.date,
-    ingested_at: dt.datetime,
-) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    bad = numbered.where(F.col(CORRUPT).isNotNull())
-    return bad.select(
-        F.lit(run_id).alias("run_id"),
-        F.lit(date).cast("date").alias("logical_date"),
-        F.col("_unit").alias("unit"),
-        F.col("_feed").alias("feed"),
-        F.lit(contract.contract).alias("contract"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_record_no").alias("record_no"),
+    quarantine = numbered.where(F.col(CORRUPT).isNotNull()).select(
+        *ledger.quarantine_origin(run_id, date, contract.contract),
         F.col(CORRUPT).alias("raw_text"),
         F.col("_reason").alias("reason"),
         F.lit(batch_id).alias("batch_id"),
         F.lit(ingested_at).cast("timestamp").alias("quarantined_at"),
     )
+    return bronze, quarantine
 
 
 def batch_id_for(contract: str, date: dt.date, files: list[preflight.LandedFile]) -> str:

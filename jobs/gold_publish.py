@@ -1,6 +1,6 @@
 """Silver -> gold -> published: every mart rebuilt for the days that changed, behind its suite.
 
-Per mart: build the days it owes (citylake.progress: every change of an input since the
+Per mart: build the days it owes (citylake.lake.progress: every change of an input since the
 input version the mart was last built from, whichever run made it), with jobs/gold/<mart>.py
 (a pure transform), cast to the mart doc's declared columns, stage, validate with the mart's GX
 suite, and only if no ``fail`` expectation broke, replace those days in gold and export a
@@ -20,16 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, delta_log, parallel, progress
-from citylake.lake import Lake
-from citylake.ledger import short_error
-from citylake.progress import Progress, ProgressRow
-from citylake.publish import Publication, snapshot, stage
+from citylake.config.registry import MartDoc, Registry
+from citylake.config.settings import load_settings
+from citylake.engine import delta_io, delta_log, parallel
+from citylake.lake import Lake, progress
+from citylake.lake.ledger import short_error
+from citylake.lake.progress import Progress, ProgressRow
+from citylake.lake.publish import Publication, snapshot, stage
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import count_failures, row_checks
 from citylake.quality.suites import load_suite
-from citylake.registry import MartDoc, Registry
-from citylake.settings import load_settings
+from jobs.context import JobRun
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -79,7 +80,7 @@ def read_inputs(
 
 
 def _declared_schema(zone: str, name: str, registry: Registry | None) -> StructType:
-    from citylake.ledger import TABLES, _schema
+    from citylake.lake.ledger import TABLES, _schema
     from jobs.silver_conform import silver_schema
 
     if zone == "silver" and registry is not None:
@@ -250,11 +251,7 @@ def catch_up(spark: SparkSession, lake: Lake, doc: MartDoc, run_id: str) -> Publ
 
 
 def run(
-    spark: SparkSession,
-    lake: Lake,
-    registry: Registry,
-    date: dt.date,
-    run_id: str,
+    job: JobRun,
     gx: GxProject | None = None,
     say: Any = None,
     expectations_dir: Path | None = None,
@@ -266,6 +263,7 @@ def run(
     """Rebuild, validate and publish every mart (or ``only`` these) that owes days, up to
     ``workers`` at a time: a mart built on other marts waits for them. ``extra_days``: days to
     rebuild besides the owed ones (``citylake marts --date``). Records its progress."""
+    spark, lake, registry, date, run_id = job
     say = say or (lambda _msg: None)
     expectations_dir = expectations_dir or load_settings().expectations_dir
     state = state if state is not None else progress.load(lake)

@@ -2,7 +2,7 @@
 
 The transforms (``conform``, ``rank_copies``, ``to_dq_rows``: jobs/silver_transform.py) and the
 writes (jobs/silver_merge.py) are apart; this module is the ``run`` that, per
-contract, reads every bronze batch silver has not promoted yet (citylake.progress: the bronze
+contract, reads every bronze batch silver has not promoted yet (citylake.lake.progress: the bronze
 version silver reached is its state, whichever run committed the batches), quarantines ``drop``
 rows and surplus duplicates with the expectation they broke, and publishes through
 write-audit-publish: the increment is staged, validated by the silver suite, and only then
@@ -21,20 +21,21 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake import delta_io, delta_log, parallel, progress, reference
-from citylake.lake import DQ_ROWS, Lake
-from citylake.layers import (
+from citylake.config.layers import (
     merge_keys,
 )
-from citylake.ledger import short_error
-from citylake.progress import BronzeCommit, Progress, ProgressRow
-from citylake.publish import Publication, stage
+from citylake.config.registry import FeedContract
+from citylake.engine import delta_io, delta_log, parallel
+from citylake.engine.storage import store_for
+from citylake.lake import DQ_ROWS, Lake, progress, reference
+from citylake.lake.ledger import short_error
+from citylake.lake.progress import BronzeCommit, Progress, ProgressRow
+from citylake.lake.publish import Publication, stage
 from citylake.quality.gate import UNIQUE, suite_expectations
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import DQ_FAILED, RowCheck, count_failures, is_dropped, row_checks
 from citylake.quality.suites import load_suite
-from citylake.registry import FeedContract, Registry
-from citylake.storage import store_for
+from jobs.context import JobRun
 from jobs.silver_merge import merge
 from jobs.silver_transform import (
     conform,
@@ -213,11 +214,7 @@ def promote_contract(
 
 
 def run(
-    spark: SparkSession,
-    lake: Lake,
-    registry: Registry,
-    date: dt.date,
-    run_id: str,
+    job: JobRun,
     key: bytes,
     checks: dict[str, list[RowCheck]],
     expectations_dir: Any,
@@ -229,6 +226,7 @@ def run(
 ) -> SilverResult:
     """Promote what each contract owes (``contracts``, default all in use), ``workers``
     contracts at a time; one contract's failure stops no other. Records its progress."""
+    spark, lake, registry, date, run_id = job
     say = say or (lambda _msg: None)
     result = SilverResult()
     t0 = time.perf_counter()

@@ -8,14 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from citylake import delta_io, delta_log
-from citylake.layers import (
+from citylake.config.layers import (
     merge_keys,
     scd2_measures,
     scd2_tracked,
     silver_columns,
 )
-from citylake.registry import FeedContract
+from citylake.config.registry import FeedContract
+from citylake.engine import delta_io, delta_log
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

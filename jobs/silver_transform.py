@@ -8,10 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from citylake import pii
-from citylake.districts import with_conformed_code
-from citylake.geo import with_wgs84
-from citylake.layers import (
+from citylake.config.layers import (
     as_sent_column,
     check_column,
     hash_column,
@@ -20,8 +17,12 @@ from citylake.layers import (
     status_column,
     valid_column,
 )
+from citylake.config.registry import FeedContract, Registry
+from citylake.domain import pii
+from citylake.domain.districts import with_conformed_code
+from citylake.domain.geo import with_wgs84
+from citylake.lake import ledger
 from citylake.quality.rowchecks import DQ_FAILED
-from citylake.registry import FeedContract, Registry
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -46,12 +47,12 @@ def conform(
     division_codes: DataFrame | None = None,
     register: DataFrame | None = None,
 ) -> DataFrame:
-    """Bronze rows in silver's layout (citylake.layers.silver_columns), all as Spark columns.
+    """Bronze rows in silver's layout (citylake.config.layers.silver_columns), all as Spark columns.
 
     Personal data hashed (derived fields first), resident IDs and credit codes checked (area
-    codes against ``division_codes``, a one-column ``code`` frame of citylake.reference; birth
+    codes against ``division_codes``, a one-column ``code`` frame of citylake.lake.reference; birth
     dates against the delivery date), district and street codes conformed against the
-    division ``register`` (citylake.districts.lookup_rows; needed when the contract has codes), coordinates converted to WGS-84 from the system each unit's feed declares
+    division ``register`` (citylake.domain.districts.lookup_rows; needed when the contract has codes), coordinates converted to WGS-84 from the system each unit's feed declares
     (``systems``: "unit/feed" -> wgs84|gcj02|bd09), event_date derived.
     """
     from pyspark.sql import functions as F
@@ -207,13 +208,7 @@ def to_dq_rows(
     if "_bronze_version" in df.columns:
         df = df.where(F.col("_bronze_version") > mark)
     return df.select(
-        F.lit(run_id).alias("run_id"),
-        F.lit(date).cast("date").alias("logical_date"),
-        F.col("_unit").alias("unit"),
-        F.col("_feed").alias("feed"),
-        F.lit(contract.contract).alias("contract"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_record_no").alias("record_no"),
+        *ledger.quarantine_origin(run_id, date, contract.contract),
         F.col(DQ_FAILED).alias("failed_expectations"),
         reason.alias("reason"),
         F.to_json(F.struct(*record_cols)).alias("record"),

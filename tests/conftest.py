@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from citylake.config.registry import Registry, load_registry
+from citylake.config.settings import REPO_ROOT, Settings
 from citylake.lake import Lake
-from citylake.registry import Registry, load_registry
-from citylake.settings import REPO_ROOT, Settings
 
 DAY = dt.date(2026, 11, 20)
 # A fixed, test-only HMAC key (never a real one): subprocesses inherit it, hashes are reproducible.
@@ -44,7 +44,7 @@ def registry() -> Registry:
 
 @pytest.fixture(scope="session")
 def spark():
-    from citylake.spark import get_spark
+    from citylake.engine.spark import get_spark
 
     session = get_spark("citylake-tests", Settings(shuffle_partitions=2))
     yield session

@@ -12,7 +12,7 @@ import json
 from functools import cache
 from typing import Any
 
-from citylake.settings import REPO_ROOT
+from citylake.config.settings import REPO_ROOT
 
 SPEC = REPO_ROOT.parent / "shared" / "openlineage-spec"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from citylake.settings import REPO_ROOT
+from citylake.config.settings import REPO_ROOT
 
 MINIO = Path(os.environ.get("CITYLAKE_MINIO", REPO_ROOT / ".cache" / "bin" / "minio"))
 

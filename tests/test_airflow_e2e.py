@@ -17,9 +17,9 @@ import pytest
 from conftest import cli
 from openlineage_schema import errors
 
-from citylake import lineage
+from citylake.config.settings import REPO_ROOT, Settings
+from citylake.engine import lineage
 from citylake.lake import Lake
-from citylake.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.slow
 

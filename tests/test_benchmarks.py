@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from benchmarks import layout, peers, report
-from citylake import parallel
+from citylake.config.settings import ConfigError, load_settings
+from citylake.engine import parallel
 from citylake.generate import generate
-from citylake.settings import ConfigError, load_settings
 
 DAY = dt.date(2026, 11, 20)
 
@@ -150,8 +150,8 @@ def test_volume_profile_adds_scales_8_and_16_and_the_single_file_feeds(monkeypat
 
 def test_flights_feeds_onboard_as_one_contract_and_two_units(tmp_path):
     from benchmarks import volume
+    from citylake.config.settings import load_settings
     from citylake.quality.suites import validate_suites
-    from citylake.settings import load_settings
 
     settings = load_settings()
     schemas, exps = tmp_path / "schemas", tmp_path / "expectations"

@@ -63,7 +63,7 @@ def _table(uri: str, env: dict[str, str], skip: set[str] = frozenset()):
     """A Delta table's rows without the run columns, sorted, read with delta-rs (no JVM)."""
     from deltalake import DeltaTable
 
-    from citylake.storage import delta_rs_location
+    from citylake.engine.storage import delta_rs_location
 
     options: dict[str, str] = {}
     if uri.startswith("s3a://"):
@@ -89,12 +89,12 @@ def lakes(s3_env, tmp_path_factory, figure):
                   "CITYLAKE_SPARK_CONF": "spark.driver.host=127.0.0.1,spark.driver.bindAddress=127.0.0.1,"
                                          "spark.executor.memory=2g,spark.cores.max=2"}  # fmt: skip
         t = time.perf_counter()
-        out = _python(submit, "import json, sys; from citylake import tasks; "
+        out = _python(submit, "import json, sys; from citylake.runs import tasks; "
                       "print('RESULT', json.dumps(tasks.ingest(sys.argv[1])))", DAY)  # fmt: skip
         TIMINGS["cluster_ingest_s"] = time.perf_counter() - t
         ingest = json.loads(out.split("RESULT ", 1)[1])
         t = time.perf_counter()
-        _python(submit, "import sys; from citylake import tasks; from citylake.registry import load_registry; "
+        _python(submit, "import sys; from citylake.runs import tasks; from citylake.config.registry import load_registry; "
                 "tasks.build_marts(sorted(load_registry().marts), sys.argv[1])", DAY)  # fmt: skip
         TIMINGS["cluster_marts_s"] = time.perf_counter() - t
     embedded_env = {**env, "CITYLAKE_LAKE_ROOT": str(local)}
@@ -190,47 +190,35 @@ def test_object_store_down_mid_run_then_a_rerun_gives_the_same_tables(lakes, tmp
         server.stop()
 
 
-def test_landing_operations_on_s3(lakes):
+def test_landing_operations_on_s3(lakes, monkeypatch):
     """List what is new, tidy what runs finished with, and give a unit an upload URL of its own."""
     import urllib.request
 
-    from citylake import landing
-    from citylake.registry import load_registry
+    from citylake.config.registry import load_registry
+    from citylake.lake import landing
 
     env, s3_lake, _, _ = lakes
-    old = {
-        k: os.environ.get(k)
-        for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
-    }
-    os.environ.update({k: env[k] for k in old})
-    try:
-        reg = load_registry()
-        # the day is loaded: nothing new; tidying moves every file beside bronze
-        assert landing.new_deliveries(s3_lake, reg, DAY) == []
-        tidied = landing.tidy(s3_lake, reg, DAY)
-        assert tidied.archived and not tidied.left
-        from citylake.storage import store_for
+    for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        monkeypatch.setenv(k, env[k])
+    reg = load_registry()
+    # the day is loaded: nothing new; tidying moves every file beside bronze
+    assert landing.new_deliveries(s3_lake, reg, DAY) == []
+    tidied = landing.tidy(s3_lake, reg, DAY)
+    assert tidied.archived and not tidied.left
+    from citylake.engine.storage import store_for
 
-        store = store_for(s3_lake.root)
-        assert all(store.exists(landing.archive_path(s3_lake, rel)) for rel in tidied.archived)
-        # a unit uploads tomorrow's file with a presigned URL: it lands in its own prefix, and is new
-        tomorrow = dt.date(2026, 11, 21)
-        url = landing.presigned_upload(
-            s3_lake, reg, "op_teld", "ev_charging_sessions", tomorrow, "sessions.csv"
-        )
-        body = b"session_id,station_id\n"
-        req = urllib.request.Request(url, data=body, method="PUT")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            assert resp.status == 200
-        new = landing.new_deliveries(s3_lake, reg, tomorrow.isoformat())
-        assert [lf.rel for lf in new] == ["op_teld/ev_charging_sessions/2026-11-21/sessions.csv"]
-        with pytest.raises(ValueError, match="no feed"):
-            landing.presigned_upload(s3_lake, reg, "op_teld", "parking_occupancy", tomorrow, "x.csv")
-        with pytest.raises(ValueError, match="plain name"):
-            landing.presigned_upload(s3_lake, reg, "op_teld", "ev_charging_sessions", tomorrow, "../x.csv")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    store = store_for(s3_lake.root)
+    assert all(store.exists(landing.archive_path(s3_lake, rel)) for rel in tidied.archived)
+    # a unit uploads tomorrow's file with a presigned URL: it lands in its own prefix, and is new
+    tomorrow = dt.date(2026, 11, 21)
+    url = landing.presigned_upload(s3_lake, reg, "op_teld", "ev_charging_sessions", tomorrow, "sessions.csv")
+    body = b"session_id,station_id\n"
+    req = urllib.request.Request(url, data=body, method="PUT")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+    new = landing.new_deliveries(s3_lake, reg, tomorrow.isoformat())
+    assert [lf.rel for lf in new] == ["op_teld/ev_charging_sessions/2026-11-21/sessions.csv"]
+    with pytest.raises(ValueError, match="no feed"):
+        landing.presigned_upload(s3_lake, reg, "op_teld", "parking_occupancy", tomorrow, "x.csv")
+    with pytest.raises(ValueError, match="plain name"):
+        landing.presigned_upload(s3_lake, reg, "op_teld", "ev_charging_sessions", tomorrow, "../x.csv")

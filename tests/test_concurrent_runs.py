@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 from conftest import cli
 
-from citylake import runlock
-from citylake.lake import Lake
+from citylake.lake import Lake, runlock
 
 pytestmark = pytest.mark.slow
 
 UNITS = ["op_teld"]
 DAY = "2026-11-20"
-TASK = "import json, sys; from citylake import tasks; print('RESULT', json.dumps(tasks.ingest(sys.argv[1])))"
+TASK = "import json, sys; from citylake.runs import tasks; print('RESULT', json.dumps(tasks.ingest(sys.argv[1])))"
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:

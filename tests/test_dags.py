@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.dag_parse import parse_dags
 from benchmarks.synthetic import registry_with_units
-from citylake.settings import REPO_ROOT
+from citylake.config.settings import REPO_ROOT
 
 
 def _parse(tmp_path: Path, registry_dir: Path) -> dict:

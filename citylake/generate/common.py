@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from citylake import geo
-from citylake.districts import districts as district_names
-from citylake.districts import seed_register, streets_of
-from citylake.registry import Feed
+from citylake.config.registry import Feed
+from citylake.domain import geo
+from citylake.domain.districts import districts as district_names
+from citylake.domain.districts import seed_register, streets_of
 
 # Records per unit per day at scale 1 (events), or entities per unit (entity snapshots).
 BASE_ROWS: dict[str, int] = {
@@ -142,3 +143,10 @@ class Ctx:
 
     def updated(self, n: int) -> list[str]:
         return timestamps(self.midnight, self.rng.integers(0, 6 * 3600, n))
+
+
+def placed(c: Ctx, e: Entities) -> dict[str, list[Any]]:
+    """Where each entity is: its district, a street of it, and its coordinates in the feed's system."""
+    lon, lat = c.coords(e.lon, e.lat)
+    streets = [pick_street(d, stable_seed(i)) for i, d in zip(e.ids, e.districts, strict=True)]
+    return {"district_code": e.districts, "street_code": streets, "lon": lon, "lat": lat}

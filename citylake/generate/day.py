@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from citylake.config.registry import Feed, Registry
+from citylake.engine.storage import Store, store_for
 from citylake.generate import mobility, sensing, services
 from citylake.generate.common import Ctx, seeded_rng
 from citylake.generate.faults import FILE_FAULT_RATES, inject, legacy_codes, legacy_ids
 from citylake.generate.render import render
 from citylake.lake import Lake
-from citylake.registry import Feed, Registry
-from citylake.storage import Store, store_for
 
 
 @dataclass

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from citylake.districts import STATUSES, crosswalk
+from citylake.config.registry import Feed, FeedContract
+from citylake.domain.districts import STATUSES, crosswalk
 from citylake.generate.common import seeded_rng, stable_seed
-from citylake.registry import Feed, FeedContract
 
 FAULT_RATES: dict[str, float] = {
     "null_required": 0.004,

@@ -6,23 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from citylake.districts import districts as district_names
-from citylake.generate.common import (
-    Ctx,
-    daily_status,
-    day_index,
-    districts_for,
-    entities,
-    pick_street,
-    seeded_rng,
-    stable_seed,
-    timestamps,
-)
+from citylake.domain.districts import districts as district_names
+from citylake.generate import common
+from citylake.generate.common import Ctx
 from citylake.generate.values import ROADS, mobile, plate
 
 
 def ev_sessions(c: Ctx) -> dict[str, list[Any]]:
-    st = entities(c.feed, "ev_charging_stations", c.scale)
+    st = common.entities(c.feed, "ev_charging_stations", c.scale)
     n, r = c.n, c.rng
     pick = r.integers(0, len(st.ids), n)
     start = c.seconds(n)
@@ -34,8 +25,8 @@ def ev_sessions(c: Ctx) -> dict[str, list[Any]]:
         "connector_id": [
             f"{st.ids[i]}-C{int(k):02d}" for i, k in zip(pick, r.integers(1, 9, n), strict=True)
         ],
-        "start_time": timestamps(c.midnight, start),
-        "end_time": timestamps(c.midnight, start + dur),
+        "start_time": common.timestamps(c.midnight, start),
+        "end_time": common.timestamps(c.midnight, start + dur),
         "energy_kwh": energy.tolist(),
         "fee_yuan": np.round(energy * r.uniform(1.0, 2.2, n), 2).tolist(),
         "plate_no": [plate(r) for _ in range(n)],
@@ -45,47 +36,46 @@ def ev_sessions(c: Ctx) -> dict[str, list[Any]]:
 
 
 def ev_stations(c: Ctx) -> dict[str, list[Any]]:
-    e = entities(c.feed, "ev_charging_stations", c.scale)
+    e = common.entities(c.feed, "ev_charging_stations", c.scale)
     n = len(e.ids)
-    base = np.array([stable_seed("cc", i) % 20 + 2 for i in e.ids])
+    base = np.array([common.stable_seed("cc", i) % 20 + 2 for i in e.ids])
     grown = np.array(
-        [1 if stable_seed("grow", i) % 60 < (day_index(c.date) % 60) // 20 else 0 for i in e.ids]
+        [
+            1 if common.stable_seed("grow", i) % 60 < (common.day_index(c.date) % 60) // 20 else 0
+            for i in e.ids
+        ]
     )
-    lon, lat = c.coords(e.lon, e.lat)
     return {
         "station_id": e.ids,
         "station_name": [
-            f"{district_names()[d]}{ROADS[stable_seed(i) % len(ROADS)]}充电站{k}"
+            f"{district_names()[d]}{ROADS[common.stable_seed(i) % len(ROADS)]}充电站{k}"
             for k, (i, d) in enumerate(zip(e.ids, e.districts, strict=True))
         ],
         "operator_name": [c.feed.unit.name_zh] * n,
-        "district_code": e.districts,
-        "street_code": [pick_street(d, stable_seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
+        **common.placed(c, e),
         "address": [
-            f"上海市{district_names()[d]}{ROADS[stable_seed(i) % len(ROADS)]}{stable_seed(i) % 999 + 1}号"
+            f"上海市{district_names()[d]}{ROADS[common.stable_seed(i) % len(ROADS)]}{common.stable_seed(i) % 999 + 1}号"
             for i, d in zip(e.ids, e.districts, strict=True)
         ],
-        "lon": lon,
-        "lat": lat,
         "connector_count": (base + grown * 2).tolist(),
         "power_kw": ((base + grown * 2) * 60.0).tolist(),
-        "status": daily_status(e.ids, c.date, "operating", ["maintenance", "closed"]),
+        "status": common.daily_status(e.ids, c.date, "operating", ["maintenance", "closed"]),
         "updated_at": c.updated(n),
     }
 
 
 def parking_occupancy(c: Ctx) -> dict[str, list[Any]]:
-    lots = entities(c.feed, "parking_lots", c.scale)
+    lots = common.entities(c.feed, "parking_lots", c.scale)
     slots = max(1, c.n // len(lots.ids))
     idx = np.repeat(np.arange(len(lots.ids)), slots)
     t = np.tile(np.arange(slots) * (86400 // slots), len(lots.ids))
-    total = np.array([stable_seed("cap", lots.ids[i]) % 400 + 50 for i in idx])
+    total = np.array([common.stable_seed("cap", lots.ids[i]) % 400 + 50 for i in idx])
     hour = t / 3600.0
     busy = 0.5 + 0.35 * np.sin((hour - 8) / 24 * 2 * np.pi)
     free = np.clip(np.round(total * (1 - busy + c.rng.normal(0, 0.05, len(idx)))), 0, total).astype(int)
     return {
         "lot_id": [lots.ids[i] for i in idx],
-        "observed_at": timestamps(c.midnight, t),
+        "observed_at": common.timestamps(c.midnight, t),
         "total_spaces": total.tolist(),
         "free_spaces": free.tolist(),
         "district_code": [lots.districts[i] for i in idx],
@@ -93,24 +83,20 @@ def parking_occupancy(c: Ctx) -> dict[str, list[Any]]:
 
 
 def parking_lots(c: Ctx) -> dict[str, list[Any]]:
-    e = entities(c.feed, "parking_lots", c.scale)
+    e = common.entities(c.feed, "parking_lots", c.scale)
     n = len(e.ids)
-    lon, lat = c.coords(e.lon, e.lat)
     types = ["public", "commercial", "residential", "on_street"]
     return {
         "lot_id": e.ids,
         "lot_name": [
-            f"{district_names()[d]}{ROADS[stable_seed(i) % len(ROADS)]}停车场"
+            f"{district_names()[d]}{ROADS[common.stable_seed(i) % len(ROADS)]}停车场"
             for i, d in zip(e.ids, e.districts, strict=True)
         ],
-        "lot_type": [types[stable_seed("t", i) % 4] for i in e.ids],
-        "district_code": e.districts,
-        "street_code": [pick_street(d, stable_seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
-        "lon": lon,
-        "lat": lat,
-        "total_spaces": [stable_seed("cap", i) % 400 + 50 for i in e.ids],
-        "hourly_rate_yuan": [float(5 + stable_seed("rate", i) % 11) for i in e.ids],
-        "status": daily_status(e.ids, c.date, "operating", ["closed"]),
+        "lot_type": [types[common.stable_seed("t", i) % 4] for i in e.ids],
+        **common.placed(c, e),
+        "total_spaces": [common.stable_seed("cap", i) % 400 + 50 for i in e.ids],
+        "hourly_rate_yuan": [float(5 + common.stable_seed("rate", i) % 11) for i in e.ids],
+        "status": common.daily_status(e.ids, c.date, "operating", ["closed"]),
         "updated_at": c.updated(n),
     }
 
@@ -118,8 +104,8 @@ def parking_lots(c: Ctx) -> dict[str, list[Any]]:
 def traffic(c: Ctx) -> dict[str, list[Any]]:
     detectors = max(1, c.n // 288)
     r = c.rng
-    dr = seeded_rng("detectors", c.feed.unit.unit)
-    districts = districts_for(c.feed, detectors, dr)
+    dr = common.seeded_rng("detectors", c.feed.unit.unit)
+    districts = common.districts_for(c.feed, detectors, dr)
     idx = np.repeat(np.arange(detectors), 288)
     t = np.tile(np.arange(288) * 300, detectors)
     m = len(idx)
@@ -128,7 +114,7 @@ def traffic(c: Ctx) -> dict[str, list[Any]]:
         "detector_id": [f"TD{c.feed.unit.unit[-6:].upper()}{i:05d}" for i in idx],
         "road_name": [ROADS[i % len(ROADS)] for i in idx],
         "district_code": [districts[i] for i in idx],
-        "interval_start": timestamps(c.midnight, t),
+        "interval_start": common.timestamps(c.midnight, t),
         "vehicle_count": np.round(peak * r.uniform(10, 60, m)).astype(int).tolist(),
         "avg_speed_kmh": np.round(np.clip(60 / peak + r.normal(0, 5, m), 3, 120), 1).tolist(),
         "occupancy_pct": np.round(np.clip(peak * 12 + r.normal(0, 3, m), 0, 100), 1).tolist(),

@@ -9,7 +9,7 @@ import io
 import json
 from typing import Any
 
-from citylake.registry import Feed, FeedContract
+from citylake.config.registry import Feed, FeedContract
 
 
 def _fmt_value(v: Any) -> str:

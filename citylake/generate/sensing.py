@@ -7,18 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from citylake.districts import districts as district_names
-from citylake.generate.common import (
-    Ctx,
-    daily_status,
-    districts_for,
-    entities,
-    pick_street,
-    positions,
-    seeded_rng,
-    stable_seed,
-    timestamps,
-)
+from citylake.domain.districts import districts as district_names
+from citylake.generate import common
+from citylake.generate.common import Ctx
 from citylake.generate.values import CARRIERS
 
 METRICS = {
@@ -32,38 +23,34 @@ NODE_TYPES = list(METRICS)
 
 
 def iot_readings(c: Ctx) -> dict[str, list[Any]]:
-    nodes = entities(c.feed, "iot_sensor_nodes", c.scale)
+    nodes = common.entities(c.feed, "iot_sensor_nodes", c.scale)
     n, r = c.n, c.rng
     pick = r.integers(0, len(nodes.ids), n)
-    kinds = [NODE_TYPES[stable_seed("nt", nodes.ids[i]) % 5] for i in pick]
+    kinds = [NODE_TYPES[common.stable_seed("nt", nodes.ids[i]) % 5] for i in pick]
     lo = np.array([METRICS[k][1] for k in kinds])
     hi = np.array([METRICS[k][2] for k in kinds])
     return {
         "node_id": [nodes.ids[i] for i in pick],
         "metric": [METRICS[k][0] for k in kinds],
         "value": np.round(lo + (hi - lo) * r.random(n), 3).tolist(),
-        "read_at": timestamps(c.midnight, c.seconds(n)),
+        "read_at": common.timestamps(c.midnight, c.seconds(n)),
         "battery_pct": np.round(r.uniform(5, 100, n), 1).tolist(),
     }
 
 
 def iot_nodes(c: Ctx) -> dict[str, list[Any]]:
-    e = entities(c.feed, "iot_sensor_nodes", c.scale)
+    e = common.entities(c.feed, "iot_sensor_nodes", c.scale)
     n = len(e.ids)
-    lon, lat = c.coords(e.lon, e.lat)
     return {
         "node_id": e.ids,
-        "node_type": [NODE_TYPES[stable_seed("nt", i) % 5] for i in e.ids],
-        "vendor": [["华为", "海康威视", "大华", "移远通信"][stable_seed("v", i) % 4] for i in e.ids],
-        "district_code": e.districts,
-        "street_code": [pick_street(d, stable_seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
-        "lon": lon,
-        "lat": lat,
+        "node_type": [NODE_TYPES[common.stable_seed("nt", i) % 5] for i in e.ids],
+        "vendor": [["华为", "海康威视", "大华", "移远通信"][common.stable_seed("v", i) % 4] for i in e.ids],
+        **common.placed(c, e),
         "installed_on": [
-            (dt.date(2021, 1, 1) + dt.timedelta(days=stable_seed("inst", i) % 1000)).isoformat()
+            (dt.date(2021, 1, 1) + dt.timedelta(days=common.stable_seed("inst", i) % 1000)).isoformat()
             for i in e.ids
         ],
-        "status": daily_status(e.ids, c.date, "online", ["offline"]),
+        "status": common.daily_status(e.ids, c.date, "online", ["offline"]),
         "updated_at": c.updated(n),
     }
 
@@ -71,9 +58,9 @@ def iot_nodes(c: Ctx) -> dict[str, list[Any]]:
 def air_quality(c: Ctx) -> dict[str, list[Any]]:
     r = c.rng
     stations = max(1, c.n // 24)
-    sr = seeded_rng("aq-stations", c.feed.unit.unit)
-    districts = districts_for(c.feed, stations, sr)
-    slon, slat = positions(districts, sr)
+    sr = common.seeded_rng("aq-stations", c.feed.unit.unit)
+    districts = common.districts_for(c.feed, stations, sr)
+    slon, slat = common.positions(districts, sr)
     idx = np.repeat(np.arange(stations), 24)
     hours = np.tile(np.arange(24) * 3600, stations)
     m = len(idx)
@@ -85,7 +72,7 @@ def air_quality(c: Ctx) -> dict[str, list[Any]]:
         "district_code": [districts[i] for i in idx],
         "lon": lon,
         "lat": lat,
-        "measured_at": timestamps(c.midnight, hours),
+        "measured_at": common.timestamps(c.midnight, hours),
         "aqi": np.clip(np.round(pm25 * 1.4 + 10), 0, 500).astype(int).tolist(),
         "pm25": pm25.tolist(),
         "pm10": np.round(pm25 * r.uniform(1.2, 1.8, m), 1).tolist(),
@@ -112,7 +99,7 @@ def cell_load(c: Ctx) -> dict[str, list[Any]]:
     return {
         "cell_id": [cells[i] for i in idx],
         "site_id": [cells[i].rsplit("-", 1)[0] for i in idx],
-        "measured_at": timestamps(c.midnight, hours * 3600),
+        "measured_at": common.timestamps(c.midnight, hours * 3600),
         "prb_util_pct": np.round(util, 2).tolist(),
         "active_users": np.round(util * r.uniform(3, 8, m)).astype(int).tolist(),
         "dl_throughput_mbps": np.round(util * r.uniform(8, 20, m), 1).tolist(),
@@ -131,8 +118,8 @@ def cell_sites(c: Ctx) -> dict[str, list[Any]]:
             ids += s
             districts += [d] * len(s)
             owners += [carrier] * len(s)
-    r = seeded_rng("sites", *carriers)
-    wlon, wlat = positions(districts, r)
+    r = common.seeded_rng("sites", *carriers)
+    wlon, wlat = common.positions(districts, r)
     lon, lat = c.coords(wlon, wlat)
     bands = ["n41", "n78", "n79", "n28", "n1"]
     return {
@@ -140,14 +127,17 @@ def cell_sites(c: Ctx) -> dict[str, list[Any]]:
         "site_name": [f"{district_names()[d]}{i[-4:]}站" for i, d in zip(ids, districts, strict=True)],
         "carrier": owners,
         "district_code": districts,
-        "street_code": [pick_street(d, stable_seed(i)) for i, d in zip(ids, districts, strict=True)],
+        "street_code": [
+            common.pick_street(d, common.stable_seed(i)) for i, d in zip(ids, districts, strict=True)
+        ],
         "lon": lon,
         "lat": lat,
-        "band": [bands[stable_seed("b", i) % 5] for i in ids],
+        "band": [bands[common.stable_seed("b", i) % 5] for i in ids],
         "cell_count": [3] * len(ids),
         "commissioned_on": [
-            (dt.date(2020, 1, 1) + dt.timedelta(days=stable_seed("c", i) % 1500)).isoformat() for i in ids
+            (dt.date(2020, 1, 1) + dt.timedelta(days=common.stable_seed("c", i) % 1500)).isoformat()
+            for i in ids
         ],
-        "status": daily_status(ids, c.date, "active", ["planned"]),
+        "status": common.daily_status(ids, c.date, "active", ["planned"]),
         "updated_at": c.updated(len(ids)),
     }

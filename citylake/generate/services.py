@@ -8,16 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from citylake.districts import seed_register
-from citylake.generate.common import (
-    Ctx,
-    daily_status,
-    districts_for,
-    entities,
-    pick_street,
-    stable_seed,
-    timestamps,
-)
+from citylake.domain.districts import seed_register
+from citylake.generate import common
+from citylake.generate.common import Ctx
 from citylake.generate.values import (
     CATEGORIES,
     DEPARTMENTS,
@@ -31,53 +24,45 @@ from citylake.generate.values import (
 
 
 def lockers(c: Ctx) -> dict[str, list[Any]]:
-    e = entities(c.feed, "delivery_lockers", c.scale)
+    e = common.entities(c.feed, "delivery_lockers", c.scale)
     n = len(e.ids)
-    lon, lat = c.coords(e.lon, e.lat)
-    comp = np.array([stable_seed("comp", i) % 150 + 30 for i in e.ids])
+    comp = np.array([common.stable_seed("comp", i) % 150 + 30 for i in e.ids])
     return {
         "locker_id": e.ids,
         "operator_name": [c.feed.unit.name_zh] * n,
-        "district_code": e.districts,
-        "street_code": [pick_street(d, stable_seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
-        "lon": lon,
-        "lat": lat,
+        **common.placed(c, e),
         "compartment_count": comp.tolist(),
         "occupied_count": np.round(comp * c.rng.uniform(0.2, 0.95, n)).astype(int).tolist(),
-        "status": daily_status(e.ids, c.date, "operating", ["offline"]),
+        "status": common.daily_status(e.ids, c.date, "operating", ["offline"]),
         "updated_at": c.updated(n),
     }
 
 
 def retail(c: Ctx) -> dict[str, list[Any]]:
-    e = entities(c.feed, "retail_terminals", c.scale)
+    e = common.entities(c.feed, "retail_terminals", c.scale)
     n = len(e.ids)
-    lon, lat = c.coords(e.lon, e.lat)
     types = ["vending_machine", "micro_market", "smart_store", "recycling_station"]
     recycling = "recycl" in c.feed.spec.feed or "xiaohuanggou" in c.feed.unit.unit
     return {
         "terminal_id": e.ids,
         "terminal_type": [
-            "recycling_station" if recycling else types[stable_seed("t", i) % 3] for i in e.ids
+            "recycling_station" if recycling else types[common.stable_seed("t", i) % 3] for i in e.ids
         ],
         "operator_name": [c.feed.unit.name_zh] * n,
-        "district_code": e.districts,
-        "street_code": [pick_street(d, stable_seed(i)) for i, d in zip(e.ids, e.districts, strict=True)],
-        "lon": lon,
-        "lat": lat,
+        **common.placed(c, e),
         "daily_sales_yuan": np.round(c.rng.gamma(2.0, 400.0, n), 2).tolist(),
-        "status": daily_status(e.ids, c.date, "operating", ["offline"]),
+        "status": common.daily_status(e.ids, c.date, "operating", ["offline"]),
         "updated_at": c.updated(n),
     }
 
 
 def service_requests(c: Ctx) -> dict[str, list[Any]]:
     n, r = c.n, c.rng
-    districts = districts_for(c.feed, n, r)
+    districts = common.districts_for(c.feed, n, r)
     received = c.seconds(n)
     status = [["received", "dispatched", "resolved", "closed"][int(i)] for i in r.integers(0, 4, n)]
     closed = [
-        timestamps(c.midnight, np.array([s + int(r.integers(600, 20000))]))[0]
+        common.timestamps(c.midnight, np.array([s + int(r.integers(600, 20000))]))[0]
         if st in ("resolved", "closed")
         else None
         for s, st in zip(received, status, strict=True)
@@ -85,11 +70,13 @@ def service_requests(c: Ctx) -> dict[str, list[Any]]:
     channels = ["hotline_12345", "app", "web", "window"]
     return {
         "request_id": [f"GD{c.date:%Y%m%d}{c.feed.unit.unit[-8:].upper()}{i:06d}" for i in range(n)],
-        "received_at": timestamps(c.midnight, received),
+        "received_at": common.timestamps(c.midnight, received),
         "channel": [channels[int(i)] for i in r.choice(4, n, p=[0.55, 0.25, 0.1, 0.1])],
         "category": [CATEGORIES[int(i)] for i in r.integers(0, len(CATEGORIES), n)],
         "district_code": districts,
-        "street_code": [pick_street(d, int(k)) for d, k in zip(districts, r.integers(0, 20, n), strict=True)],
+        "street_code": [
+            common.pick_street(d, int(k)) for d, k in zip(districts, r.integers(0, 20, n), strict=True)
+        ],
         "citizen_name": [person_name(r) for _ in range(n)],
         "citizen_id_no": [resident_id(r, d) for d in districts],
         "citizen_mobile": [mobile(r) for _ in range(n)],
@@ -102,14 +89,14 @@ def service_requests(c: Ctx) -> dict[str, list[Any]]:
 
 def medical(c: Ctx) -> dict[str, list[Any]]:
     n, r = c.n, c.rng
-    districts = districts_for(c.feed, n, r)
+    districts = common.districts_for(c.feed, n, r)
     types = ["outpatient", "emergency", "inpatient", "online_consult"]
     online = c.feed.unit.unit in ("op_wedoctor", "op_pingan_gooddoctor")
     return {
         "visit_id": [f"V{c.date:%Y%m%d}{c.feed.unit.unit[-8:].upper()}{i:07d}" for i in range(n)],
-        "hospital_code": [f"H{stable_seed(c.feed.unit.unit) % 10**8:08d}"] * n,
+        "hospital_code": [f"H{common.stable_seed(c.feed.unit.unit) % 10**8:08d}"] * n,
         "department": [DEPARTMENTS[int(i)] for i in r.integers(0, len(DEPARTMENTS), n)],
-        "visit_at": timestamps(c.midnight, c.seconds(n)),
+        "visit_at": common.timestamps(c.midnight, c.seconds(n)),
         "visit_type": [
             "online_consult" if online else types[int(i)] for i in r.choice(3, n, p=[0.8, 0.15, 0.05])
         ],
@@ -123,7 +110,7 @@ def medical(c: Ctx) -> dict[str, list[Any]]:
 
 def enterprise(c: Ctx) -> dict[str, list[Any]]:
     n, r = c.n, c.rng
-    districts = districts_for(c.feed, n, r)
+    districts = common.districts_for(c.feed, n, r)
     platforms = ["阿里云", "华为云", "腾讯云", "宝信xIn3Plat", "优刻得UCloud", "上海电气星云智汇"]
     levels = ["iaas", "paas", "saas", "industrial_internet"]
     return {
@@ -136,7 +123,7 @@ def enterprise(c: Ctx) -> dict[str, list[Any]]:
         "platform": [platforms[int(i)] for i in r.integers(0, len(platforms), n)],
         "cloud_level": [levels[int(i)] for i in r.integers(0, 4, n)],
         "adopted_on": [(c.date - dt.timedelta(days=int(d))).isoformat() for d in r.integers(0, 900, n)],
-        "reported_at": timestamps(c.midnight, c.seconds(n)),
+        "reported_at": common.timestamps(c.midnight, c.seconds(n)),
         "employees": r.integers(5, 5000, n).tolist(),
         "annual_cloud_spend_wan": np.round(r.gamma(2.0, 20.0, n), 2).tolist(),
     }

@@ -6,8 +6,8 @@ import datetime as dt
 
 import numpy as np
 
-from citylake.districts import districts as district_names
-from citylake.ids import USCC_CHARS, org_code_check, resident_id_check, uscc_check
+from citylake.domain.districts import districts as district_names
+from citylake.domain.ids import USCC_CHARS, org_code_check, resident_id_check, uscc_check
 
 SURNAMES = list(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"

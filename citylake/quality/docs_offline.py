@@ -3,7 +3,7 @@ served from the site itself.
 
 GX renders pages that load Bootstrap, jQuery, bootstrap-table, Font Awesome and vega from
 public CDNs (and a usage-tracking logo from S3); without internet the validation list is never
-drawn. After each build the pinned npm files (citylake.web_assets) are copied under
+drawn. After each build the pinned npm files (citylake.engine.web_assets) are copied under
 ``static/vendor/`` and every page's links are rewritten to them, relative to the page.
 """
 
@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from citylake import web_assets
+from citylake.engine import web_assets
 
 # URL a GX template names -> (package@version, file in it)
 CDN: dict[str, tuple[str, str]] = {

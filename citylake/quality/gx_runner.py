@@ -25,17 +25,19 @@ marked ``computed_by``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from citylake.lake import Lake
 from citylake.quality.docs_offline import make_offline
 from citylake.quality.gate import ROW_COUNT, UNIQUE, Expectation, duplicate_counts
+from citylake.quality.outcomes import ExpectationOutcome, SuiteOutcome
 from citylake.quality.rowchecks import ROW_LEVEL, expectation_key
 from citylake.quality.suites import load_suite
 
@@ -46,49 +48,6 @@ DATASOURCE = "citylake"
 # batched: what the job counted in its own pass is not recounted; native: GX recounts (audit, baseline)
 GX_MODES = ("batched", "native")
 DETAIL_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
-
-
-@dataclass
-class ExpectationOutcome:
-    id: str  # "<suite>#<index>:<type>:<columns>", the same id row tags carry
-    type: str
-    column: str | None
-    severity: str
-    success: bool
-    unexpected_count: int | None = None
-    element_count: int | None = None
-    observed: str | None = None  # observed value or sample of unexpected values, for failures
-
-    def describe(self) -> str:
-        parts = [self.id]
-        if self.unexpected_count is not None:
-            parts.append(f"{self.unexpected_count} of {self.element_count} rows unexpected")
-        if self.observed:
-            parts.append(f"observed {self.observed}")
-        return "; ".join(parts)
-
-
-@dataclass
-class SuiteOutcome:
-    dataset: str
-    suite: str
-    validation_id: str
-    success: bool
-    outcomes: list[ExpectationOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-    result_key: Any = None  # GX ValidationResultIdentifier, for Data Docs
-
-    def failed(self, *severities: str) -> list[ExpectationOutcome]:
-        return [o for o in self.outcomes if not o.success and (not severities or o.severity in severities)]
-
-    @property
-    def verdict(self) -> str:
-        if self.failed("fail"):
-            return "failed"
-        return "warned" if self.failed() else "passed"
-
-    def reason(self) -> str:
-        return "; ".join(o.describe() for o in self.failed("fail"))
 
 
 def _counted_result(e: Expectation, unexpected: int, rows: int, by: str = "citylake grouped count") -> Any:
@@ -157,6 +116,21 @@ def _observed(result: dict[str, Any]) -> str | None:
 NO_PAGE = "citylake:index-only"
 
 
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _one_at_a_time(method: _M) -> _M:
+    """Hold the project's lock for the call: GX's context, stores and metric caches are not
+    thread-safe, and jobs validate tables concurrently."""
+
+    @functools.wraps(method)
+    def held(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return held  # type: ignore[return-value]
+
+
 class GxProject:
     """The lake's GX project; create one per process and reuse it for every validation."""
 
@@ -178,7 +152,7 @@ class GxProject:
     @staticmethod
     def default_root(lake: Lake) -> Path:
         if lake.is_s3:
-            from citylake.settings import REPO_ROOT
+            from citylake.config.settings import REPO_ROOT
 
             # GX stores are files; an S3 lake keeps its GX project in the local cache.
             return REPO_ROOT / ".cache" / "gx" / lake.root.removeprefix("s3a://").replace("/", "_")
@@ -260,6 +234,7 @@ class GxProject:
             self._batch_defs[dataset] = bd
         return self._batch_defs[dataset]
 
+    @_one_at_a_time
     def validate(
         self,
         df: DataFrame,
@@ -271,22 +246,8 @@ class GxProject:
         run_time: dt.datetime | None = None,
         unique_by: list[list[str]] | None = None,
     ) -> SuiteOutcome:
-        """Validate ``df``: one validation at a time per project (see ``_validate``)."""
-        with self._lock:
-            return self._validate(df, dataset, suite_name, run_id, counted, row_count, run_time, unique_by)
-
-    def _validate(
-        self,
-        df: DataFrame,
-        dataset: str,
-        suite_name: str,
-        run_id: str,
-        counted: dict[str, tuple[int, int]] | None = None,
-        row_count: int | None = None,
-        run_time: dt.datetime | None = None,
-        unique_by: list[list[str]] | None = None,
-    ) -> SuiteOutcome:
-        """Validate ``df`` (already cached by the caller) and store the result for Data Docs.
+        """Validate ``df`` (already cached by the caller) and store the result for Data Docs; one
+        validation at a time per project.
 
         ``counted`` maps expectation ids to (unexpected, rows) the job already counted in its
         own pass (row tags), and ``row_count`` is the batch's row count if the job knows it;

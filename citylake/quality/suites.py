@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from citylake.config.registry import FeedContract, Problem, Registry
 from citylake.quality.rowchecks import RowCheck, row_checks
-from citylake.registry import FeedContract, Problem, Registry
 
 SEVERITIES = ("warn", "drop", "fail")
 # Columns every bronze row carries besides its contract's; suites may check them (e.g. keys per unit).
@@ -81,7 +81,7 @@ def default_suite(contract: FeedContract) -> dict[str, Any]:
 
 def default_silver_suite(contract: FeedContract) -> dict[str, Any]:
     """Invariants of the silver transform: if one breaks, the code is wrong, so nothing merges."""
-    from citylake.layers import hash_column, merge_keys, status_column, valid_column
+    from citylake.config.layers import hash_column, merge_keys, status_column, valid_column
 
     keys = merge_keys(contract)
     exps: list[dict[str, Any]] = []
@@ -182,7 +182,7 @@ def check_suite_file(path: Path, columns: set[str]) -> list[Problem]:
 
 def suite_columns(registry: Registry, suite: str, contract: FeedContract | None = None) -> set[str]:
     """The columns a suite may name: those of the dataset its layer and name point at."""
-    from citylake.layers import silver_columns
+    from citylake.config.layers import silver_columns
 
     layer, name = suite.split("/", 1) if "/" in suite else ("", suite)
     if contract is not None and layer == "bronze":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from citylake.districts import districts
+from citylake.domain.districts import districts
 from jobs.gold.measures import parking_occupancy_rate
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from citylake.ledger import LOADED, PROBLEM_STATUSES
-from citylake.status import newest_outcomes
+from citylake.lake.ledger import LOADED, PROBLEM_STATUSES
+from citylake.lake.status import newest_outcomes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

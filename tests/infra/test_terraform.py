@@ -17,8 +17,8 @@ from typing import Any
 import hcl2
 import pytest
 
-from citylake.catalog import DATABASE
 from citylake.lake import ZONES, Lake
+from citylake.lake.catalog import DATABASE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TF_ROOT = REPO_ROOT / "infra" / "terraform"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from citylake import ledger
-from citylake.delta_io import latest_version
+from citylake.engine.delta_io import latest_version
 from citylake.generate import build_rows, generate, render
-from citylake.lake import Lake
+from citylake.lake import Lake, ledger
 from jobs import bronze_ingest
+from jobs.context import JobRun
 
 pytestmark = pytest.mark.spark
 
@@ -41,7 +41,7 @@ def _bronze_versions(spark, lake: Lake, registry) -> dict[str, int | None]:
 @pytest.fixture(scope="module")
 def day(spark, registry, module_lake):
     reports = generate(registry, DAY, 0.05, UNITS, module_lake)
-    result = bronze_ingest.run(spark, module_lake, registry, DAY, "run-test-1")
+    result = bronze_ingest.run(JobRun(spark, module_lake, registry, DAY, "run-test-1"))
     return module_lake, reports, result
 
 
@@ -119,7 +119,7 @@ def test_rerun_adds_no_rows_and_no_versions(spark, registry, day):
     lake, _, _ = day
     before = _bronze_versions(spark, lake, registry)
     counts = {c: spark.read.format("delta").load(lake.table("bronze", c)).count() for c in before}
-    again = bronze_ingest.run(spark, lake, registry, DAY, "run-test-2")
+    again = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-test-2"))
     assert {f.status for f in again.files} == {ledger.SKIPPED}
     assert sum(f.rows_bronze for f in again.files) == 0
     assert _bronze_versions(spark, lake, registry) == before
@@ -203,7 +203,7 @@ def bad_day(spark, registry, tmp_path_factory):
     cases["parquet_zero_rows"] = _land(lake, pq_feed, "zero_rows.parquet", buf.getvalue())
     jl_feed = _feed_where(registry, format="jsonl", compression="none")
     cases["jsonl_blank_lines"] = _land(lake, jl_feed, "blank.jsonl", b"\n  \n\n")
-    result = bronze_ingest.run(spark, lake, registry, DAY, "run-bad-1")
+    result = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-bad-1"))
     return lake, cases, good, result
 
 
@@ -257,7 +257,7 @@ def test_changed_resend_is_reported_not_loaded(spark, registry, bad_day):
     lines = _csv_text(feed).splitlines()
     lines[-1] = lines[-1].replace("2026-11-20", "2026-11-21")  # a corrected record, same file name
     good.write_bytes("\n".join(lines).encode("gbk"))
-    result = bronze_ingest.run(spark, lake, registry, DAY, "run-bad-2")
+    result = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-bad-2"))
     outcome = next(f for f in result.files if f.file.endswith("/good.csv"))
     assert outcome.status == ledger.CONFLICT and "changed content" in (outcome.reason or "")
     assert spark.read.format("delta").load(lake.table("bronze", feed.contract.contract)).count() == before
@@ -272,13 +272,13 @@ def test_crash_between_commit_and_manifest_does_not_duplicate(spark, registry, l
 
     monkeypatch.setattr(bronze_ingest, "_record", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        bronze_ingest.run(spark, lake, registry, DAY, "run-crash-1")
+        bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-crash-1"))
     monkeypatch.undo()
     path = lake.table("bronze", "ev_charging_sessions")
     rows_after_crash = spark.read.format("delta").load(path).count()
     version_after_crash = latest_version(spark, path)
     assert rows_after_crash > 0  # the commit happened; the manifest never heard of it
-    result = bronze_ingest.run(spark, lake, registry, DAY, "run-crash-2")
+    result = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-crash-2"))
     assert spark.read.format("delta").load(path).count() == rows_after_crash
     assert latest_version(spark, path) == version_after_crash
     replayed = [f for f in result.files if f.contract == "ev_charging_sessions"]
@@ -287,18 +287,21 @@ def test_crash_between_commit_and_manifest_does_not_duplicate(spark, registry, l
 
 
 def test_a_scoped_run_touches_only_its_units(spark, registry, lake):
-    from citylake.preflight import Scope
+    from citylake.lake.preflight import Scope
 
     day = dt.date(2026, 11, 22)
     generate(registry, day, 0.02, ["op_teld", "d310115_parking"], lake)
-    first = bronze_ingest.run(spark, lake, registry, day, "run-scoped-1", scope=Scope(frozenset({"op_teld"})))
+    first = bronze_ingest.run(
+        JobRun(spark, lake, registry, day, "run-scoped-1"), scope=Scope(frozenset({"op_teld"}))
+    )
     assert first.files and {f.unit for f in first.files} == {"op_teld"}
     ledger_rows = spark.read.format("delta").load(lake.table("_system", "run_ledger"))
     assert {r["unit"] for r in ledger_rows.select("unit").distinct().collect()} == {"op_teld"}
     ev_version = latest_version(spark, lake.table("bronze", "ev_charging_sessions"))
     # the parking unit's day is run on its own later; op_teld's tables do not move
     second = bronze_ingest.run(
-        spark, lake, registry, day, "run-scoped-2", scope=Scope(contracts=frozenset({"parking_occupancy"}))
+        JobRun(spark, lake, registry, day, "run-scoped-2"),
+        scope=Scope(contracts=frozenset({"parking_occupancy"})),
     )
     assert {(f.unit, f.feed) for f in second.files} == {("d310115_parking", "parking_occupancy")}
     assert {f.status for f in second.files} <= {"loaded", "duplicate"}

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
+from citylake.config.registry import FeedContract, load_registry
+from citylake.config.settings import load_settings
 from citylake.lake import Lake
-from citylake.preflight import Scope
+from citylake.lake.preflight import Scope
 from citylake.quality.suites import write_default_suites
-from citylake.registry import FeedContract, load_registry
-from citylake.settings import load_settings
 
 pytestmark = pytest.mark.spark
 
@@ -39,7 +39,7 @@ def weather_csv() -> Path:
 
 @pytest.fixture(scope="module")
 def weather(spark, tmp_path_factory):
-    from citylake.pipeline import run_daily
+    from citylake.runs.pipeline import run_daily
 
     tmp = tmp_path_factory.mktemp("weather")
     settings = load_settings()
@@ -118,7 +118,7 @@ def test_a_marker_in_a_required_column_is_quarantined_naming_it(weather):
 
 
 def test_the_data_dictionary_lists_the_markers():
-    from citylake.dictionary import render
+    from citylake.pages.dictionary import render
 
     reg = load_registry(load_settings().registry_dir)
     contract = FeedContract.model_validate(yaml.safe_load((FIXTURES / "airport_weather.yaml").read_text()))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from citylake import ledger
+from citylake.config.registry import Registry
 from citylake.generate import build_rows, render
-from citylake.lake import Lake
-from citylake.registry import Registry
+from citylake.lake import Lake, ledger
 from jobs import bronze_ingest
+from jobs.context import JobRun
 
 pytestmark = pytest.mark.spark
 
@@ -59,7 +59,7 @@ def test_json_keys_the_contract_lacks_are_reported_per_file(spark, registry, lak
         "drift.jsonl",
         ("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n").encode(),
     )
-    result = bronze_ingest.run(spark, lake, registry, DAY, "run-drift")
+    result = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-drift"))
     outcome = next(f for f in result.files if f.file.endswith("/drift.jsonl"))
     assert outcome.status == ledger.LOADED and outcome.rows_bronze + outcome.rows_quarantined == len(records)
     assert outcome.schema_drift is not None
@@ -98,7 +98,7 @@ def test_quoted_newlines_are_rejected_by_name_unless_the_feed_reads_files_whole(
     feed = _feed(registry, "csv", encoding="utf-8", compression="none")
     text, records = _with_newline(feed)
     _land(lake, feed, "notes.csv", text.encode("utf-8"))
-    first = bronze_ingest.run(spark, lake, registry, DAY, "run-newline-1")
+    first = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-newline-1"))
     outcome = next(f for f in first.files if f.file.endswith("/notes.csv"))
     assert outcome.status == ledger.REJECTED
     assert "line 3: a quoted field holds a line break" in (outcome.reason or "")
@@ -108,7 +108,7 @@ def test_quoted_newlines_are_rejected_by_name_unless_the_feed_reads_files_whole(
     )
     assert outcome.rows_landed == outcome.rows_quarantined > 0
     # the unit's file declares `multiline: true`: the same file, judged again, loads whole
-    second = bronze_ingest.run(spark, lake, _multiline(registry, feed), DAY, "run-newline-2")
+    second = bronze_ingest.run(JobRun(spark, lake, _multiline(registry, feed), DAY), "run-newline-2")
     outcome = next(f for f in second.files if f.file.endswith("/notes.csv"))
     assert outcome.status == ledger.LOADED and outcome.rows_landed == records
     assert outcome.rows_bronze + outcome.rows_quarantined == records

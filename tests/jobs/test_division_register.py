@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from citylake.districts import crosswalk, seed_register
+from citylake.config.settings import load_settings
+from citylake.domain.districts import crosswalk, seed_register
 from citylake.generate import generate
 from citylake.lake import Lake
-from citylake.preflight import Scope
-from citylake.settings import load_settings
+from citylake.lake.preflight import Scope
 
 pytestmark = pytest.mark.spark
 
@@ -35,7 +35,7 @@ REMOVED = "310101013"  # 外滩街道
 
 @pytest.fixture(scope="module")
 def lake_after_two_snapshots(spark, registry, tmp_path_factory):
-    from citylake.pipeline import run_daily
+    from citylake.runs.pipeline import run_daily
 
     lake = Lake(str(tmp_path_factory.mktemp("register") / "lake"))
     conf = dataclasses.replace(load_settings(), lake_root=lake.root)
@@ -91,7 +91,7 @@ def test_every_generated_code_conforms_as_the_generator_counted(spark, lake_afte
 
 
 def _feeds(unit: str):
-    from citylake.registry import load_registry
+    from citylake.config.registry import load_registry
 
     return [f for f in load_registry(load_settings().registry_dir).feeds() if f.unit.unit == unit]
 

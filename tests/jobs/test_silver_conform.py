@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from citylake import delta_io, geo, pii, reference
-from citylake.districts import code_status, current_code
-from citylake.ids import is_valid_resident_id, resident_id_check
-from citylake.lake import Lake
+from citylake.domain import geo, pii
+from citylake.domain.districts import code_status, current_code
+from citylake.domain.ids import is_valid_resident_id, resident_id_check
+from citylake.engine import delta_io
+from citylake.lake import Lake, reference
 from citylake.quality.rowchecks import DQ_FAILED
 from jobs import silver_conform, silver_merge
 
@@ -112,7 +113,7 @@ def test_resident_id_check_characters_in_spark_and_python(spark):
 
 def test_district_and_street_codes_are_remapped_or_flagged(spark):
 
-    from citylake.districts import crosswalk, lookup_rows, seed_register, with_conformed_code
+    from citylake.domain.districts import crosswalk, lookup_rows, seed_register, with_conformed_code
 
     cases = [
         ("310103", "district", "310101", "remapped"),  # Luwan, merged into Huangpu in 2011

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from citylake.config.settings import REPO_ROOT, Settings
 from citylake.generate import generate
-from citylake.pipeline import run_daily
 from citylake.quality.rowchecks import expectation_key
-from citylake.settings import REPO_ROOT, Settings
+from citylake.runs.pipeline import run_daily
+from jobs.context import JobRun
 
 pytestmark = pytest.mark.spark
 DAY = dt.date(2026, 11, 20)
@@ -213,7 +214,7 @@ def test_a_validation_error_holds_the_batch_without_reloading_it(spark, registry
 
     monkeypatch.setattr(gx_runner.GxProject, "validate", broken)
     reports = generate(registry, DAY, 0.02, ["op_teld"], lake)
-    result = bronze_ingest.run(spark, lake, registry, DAY, "run-gx-down")
+    result = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-gx-down"))
     assert {f.status for f in result.files} <= {"loaded", "duplicate"}
     held = result.feeds[("op_teld", "ev_charging_sessions")]
     assert held.verdict == "failed" and "validation failed: GX is down" in held.reason()

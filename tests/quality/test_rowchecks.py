@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from citylake.config.settings import REPO_ROOT
 from citylake.generate import generate
 from citylake.quality.rowchecks import DQ_FAILED, failure_counts, row_checks, split_dropped, tag_rows
 from citylake.quality.suites import suite_path
-from citylake.settings import REPO_ROOT
 from jobs import bronze_ingest
+from jobs.context import JobRun
 
 pytestmark = pytest.mark.spark
 DAY = dt.date(2026, 11, 20)
@@ -21,7 +22,7 @@ UNITS = ["d310104_gov_service", "d310115_parking", "op_teld"]
 @pytest.fixture(scope="module")
 def bronze_day(spark, registry, module_lake):
     reports = generate(registry, DAY, 0.2, UNITS, module_lake)
-    bronze_ingest.run(spark, module_lake, registry, DAY, "run-dq-1")
+    bronze_ingest.run(JobRun(spark, module_lake, registry, DAY, "run-dq-1"))
     return module_lake, reports
 
 

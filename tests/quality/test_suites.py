@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from citylake.config.settings import REPO_ROOT
 from citylake.quality.suites import SEVERITIES, suite_path, validate_suites
-from citylake.settings import REPO_ROOT
 
 EXPECTATIONS = REPO_ROOT / "expectations"
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from citylake.delta_io import latest_version
+from citylake.config.settings import REPO_ROOT, Settings
+from citylake.engine.delta_io import latest_version
 from citylake.generate import generate
-from citylake.pipeline import run_daily
-from citylake.settings import REPO_ROOT, Settings
+from citylake.runs.pipeline import run_daily
 
 pytestmark = pytest.mark.spark
 DAY1 = dt.date(2026, 11, 20)

@@ -1,0 +1,197 @@
+"""The commands that look at the lake and describe it: catalog, query, status and docs."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from citylake.cli.output import (
+    EXIT_OK,
+    EXIT_USAGE,
+    arg_date,
+    console_for,
+    print_catalog_summary,
+    print_datasets,
+    print_pipeline,
+    shown,
+)
+from citylake.config.registry import load_registry
+from citylake.config.settings import load_settings
+from citylake.engine.clock import json_value, lake_time
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from citylake.lake import Lake, catalog
+
+    lake = Lake(load_settings().lake_root)  # no JVM: versions and row counts come from the logs
+    if args.json:
+        print(json.dumps(catalog.describe(catalog.lake_tables(lake)), indent=1, default=json_value))
+    else:
+        print_catalog_summary(console_for(False), lake)
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from citylake.engine.spark import get_spark
+    from citylake.lake import Lake, catalog
+
+    settings = load_settings()
+    spark = get_spark("citylake-query", settings)
+    catalog.register(spark, catalog.named_in(args.sql, catalog.lake_tables(Lake(settings.lake_root))))
+    df = spark.sql(args.sql)
+    # Arrow keeps a TIMESTAMP (an instant, shown in the lake's clock with its offset) apart from
+    # a TIMESTAMP_NTZ (a wall-clock reading, shown as it is)
+    arrow = df.limit(args.limit).toArrow()
+    rows = [lake_time(list(r)) for r in zip(*[c.to_pylist() for c in arrow.columns], strict=True)]
+    if args.json:
+        print(json.dumps([dict(zip(arrow.column_names, r, strict=True)) for r in rows], ensure_ascii=False,
+                         default=json_value, indent=1))  # fmt: skip
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table()
+    for name in df.columns:
+        table.add_column(name)
+    for r in rows:
+        table.add_row(*[shown(v) for v in r])
+    console_for(False).print(table)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from citylake.engine.spark import get_spark
+    from citylake.lake import Lake
+    from citylake.lake.status import dataset_status, feed_status, pipeline_status
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    lake = Lake(settings.lake_root)
+    if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
+        days = pipeline_status(lake, reg, args.as_of)
+        if args.json:
+            print(json.dumps(days, ensure_ascii=False, indent=1))
+        else:
+            print_pipeline(days)
+        return EXIT_OK
+    spark = get_spark("citylake-status", settings)
+    if args.datasets:
+        datasets = dataset_status(spark, lake)
+        if args.json:
+            print(json.dumps(datasets, ensure_ascii=False, indent=1))
+            return EXIT_OK
+        print_datasets(datasets)
+        return EXIT_OK
+    rows = feed_status(spark, lake, reg, args.as_of)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} feeds as of {args.as_of}")
+    cols = ("unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq", "schema_drift")
+    for col in cols:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*["" if r[k] is None else str(r[k]) for k in cols])
+    console_for(False).print(table)
+    print_datasets(dataset_status(spark, lake))
+    print_pipeline(pipeline_status(lake, reg, args.as_of))
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from citylake.engine.storage import store_for
+    from citylake.lake import Lake
+    from citylake.pages import dictionary
+
+    settings = load_settings()
+    text = dictionary.render(load_registry(settings.registry_dir)).encode("utf-8")
+    if args.dictionary:  # only the dictionary, to a path: no lake, no GX (make dictionary)
+        Path(args.dictionary).write_bytes(text)
+        print(f"Data dictionary: {args.dictionary}")
+        return EXIT_OK
+    from citylake.quality.gx_runner import GxProject
+
+    lake = Lake(settings.lake_root)
+    target = f"{lake.zone('_system')}/docs/data_dictionary.md"
+    store_for(lake.root).write_bytes(target, text)
+    print(f"Data dictionary: {target}")
+    index = GxProject(lake, settings.expectations_dir).build_docs()
+    print(f"Data Docs: {index}")
+    print(f"open file://{index} in a browser (works offline)")
+    return EXIT_OK
+
+
+def cmd_serve_sql(args: argparse.Namespace) -> int:
+    from citylake.lake.sql_server import serve
+
+    serve(load_settings(), args.port, args.bind, args.with_bronze, args.refresh)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from citylake.lake import Lake
+    from citylake.pages import report_page
+    from citylake.pages.report import NoRun, gather
+
+    settings = load_settings()
+    lake = Lake(settings.lake_root)
+    try:
+        data = gather(lake, load_registry(settings.registry_dir), args.date, args.days)
+    except NoRun as exc:
+        print(f"citylake report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Run report: {report_page.write(lake, data)}")
+    return EXIT_OK
+
+
+def add_inspect_commands(sub: Any) -> None:
+    rp = sub.add_parser(
+        "report", help="write the run-health report of a date's newest run (HTML, works offline)"
+    )
+    rp.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
+    rp.add_argument("--days", type=int, default=14, help="days of history in the charts (default 14)")
+    rp.set_defaults(func=cmd_report)
+    c = sub.add_parser("catalog", help="list the lake's tables")
+    c.add_argument("--json", action="store_true", help="print a JSON array")
+    c.set_defaults(func=cmd_catalog)
+
+    st = sub.add_parser("status", help="freshness, volume, quarantine rate and DQ verdict per unit/feed")
+    st.add_argument(
+        "--as-of", type=arg_date, default=dt.date.today(), help="judge freshness at this date (default today)"
+    )
+    st.add_argument("--json", action="store_true", help="print a JSON array")
+    st.add_argument(
+        "--datasets", action="store_true", help="only silver/gold datasets and their publications"
+    )
+    st.add_argument("--pipeline", action="store_true",
+                    help="only the pipeline per logical date: ok, or incomplete and what each step owes")  # fmt: skip
+    st.set_defaults(func=cmd_status)
+
+    dc = sub.add_parser(
+        "docs", help="write the data dictionary and rebuild the Data Docs (GX results); print where they are"
+    )
+    dc.add_argument(
+        "--dictionary", metavar="PATH", help="only write the data dictionary to PATH (no lake needed)"
+    )
+    dc.set_defaults(func=cmd_docs)
+
+    q = sub.add_parser("query", help="run Spark SQL against the catalog")
+    q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')
+    q.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
+    q.add_argument("--json", action="store_true", help="print rows as JSON")
+    q.set_defaults(func=cmd_query)
+
+    sq = sub.add_parser("serve-sql", help="serve the lake to BI tools over JDBC/ODBC (Spark Thrift server)")
+    sq.add_argument("--port", type=int, default=int(os.environ.get("CITYLAKE_SQL_PORT", "10000")),
+                    help="port (default CITYLAKE_SQL_PORT, else 10000)")  # fmt: skip
+    sq.add_argument("--bind", default="127.0.0.1", help="address to listen on (default loopback only)")
+    sq.add_argument("--with-bronze", action="store_true",
+                    help="also serve bronze, which holds personal data in clear (restricted: see README, 'Access')")  # fmt: skip
+    sq.add_argument("--refresh", type=float, default=60.0, help="seconds between looks for new tables")
+    sq.set_defaults(func=cmd_serve_sql)

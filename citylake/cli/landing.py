@@ -1,0 +1,57 @@
+"""`citylake landing`: landing-zone operations without a JVM (new, tidy, presign)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from citylake.cli.output import EXIT_OK, EXIT_USAGE, arg_date
+from citylake.config.registry import load_registry
+from citylake.config.settings import load_settings
+
+
+def cmd_landing(args: argparse.Namespace) -> int:
+    """Landing-zone operations, no JVM: list new deliveries, tidy finished files, presign an upload."""
+    from citylake.lake import Lake, landing
+
+    settings = load_settings()
+    lake, reg = Lake(settings.lake_root), load_registry(settings.registry_dir)
+    day = args.date.isoformat()
+    if args.landing_cmd == "new":
+        found = landing.new_deliveries(lake, reg, day)
+        rows: list[dict[str, Any]] = [{"file": lf.rel, "size": lf.size} for lf in found]
+        print(json.dumps(rows, indent=1) if args.json else "\n".join(lf.rel for lf in found) or "nothing new")
+    elif args.landing_cmd == "tidy":
+        done = landing.tidy(lake, reg, day)
+        print(json.dumps(done.json(), indent=1) if args.json else
+              f"{len(done.archived)} archived, {len(done.set_aside)} set aside, {len(done.left)} left in landing")  # fmt: skip
+    else:
+        try:
+            print(
+                landing.presigned_upload(lake, reg, args.unit, args.feed, args.date, args.name, args.expires)
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    return EXIT_OK
+
+
+def add_commands(sub: Any) -> None:
+    la = sub.add_parser("landing", help="landing-zone operations (no Spark): new, tidy, presign")
+    lsub = la.add_subparsers(dest="landing_cmd", required=True)
+    for name, help_ in (("new", "files delivered for a date that no run has finished with"),
+                        ("tidy", "move a date's finished files out of landing (loaded: bronze/_landed, "
+                                 "rejected: quarantine)")):  # fmt: skip
+        lp = lsub.add_parser(name, help=help_)
+        lp.add_argument("--date", type=arg_date, required=True, help="delivery date, YYYY-MM-DD")
+        lp.add_argument("--json", action="store_true", help="print JSON")
+        lp.set_defaults(func=cmd_landing)
+    ps = lsub.add_parser("presign", help="a URL a unit can PUT one file to, in its own landing prefix (S3)")
+    ps.add_argument("--unit", required=True)
+    ps.add_argument("--feed", required=True)
+    ps.add_argument("--date", type=arg_date, required=True, help="delivery date, YYYY-MM-DD")
+    ps.add_argument("--name", required=True, help="the file name the unit will upload")
+    ps.add_argument("--expires", type=int, default=3600, help="seconds the URL stays valid (default 3600)")
+    ps.set_defaults(func=cmd_landing)

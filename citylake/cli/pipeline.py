@@ -1,0 +1,200 @@
+"""The commands that run or prepare the pipeline: setup, generate, run, marts, maintain, demo."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from typing import Any
+
+from citylake.cli.output import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    add_wait_arg,
+    arg_date,
+    arg_names,
+    arg_scale,
+    console_for,
+    print_catalog_summary,
+    print_run,
+    progress_printer,
+)
+from citylake.config.registry import load_registry
+from citylake.config.settings import load_settings
+from citylake.engine import web_assets
+
+DEMO_DATE = dt.date(2026, 11, 20)
+DEMO_SCALE = 0.2
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from citylake.config.settings import ensure_local_pii_key
+    from citylake.engine.spark import resolve_jars
+
+    jars = resolve_jars()
+    print(f"{len(jars)} jars cached in {jars[0].parent}" if jars else "no jars")
+    print(f"{len(web_assets.fetch())} npm packages for the lake's pages cached in {web_assets.web_dir()}")
+    key = ensure_local_pii_key(load_settings())
+    if key:
+        print(f"created a local PII key at {key} (production sets CITYLAKE_PII_KEY from its secret store)")
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from citylake.generate import generate
+    from citylake.lake import Lake
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    console = console_for(False)
+    t0 = time.perf_counter()
+    with console.status("generating feeds") as status:
+        reports = generate(
+            reg,
+            args.date,
+            args.scale,
+            args.units or None,
+            Lake(settings.lake_root),
+            faults=not args.no_faults,
+            progress=lambda f: status.update(f"generating {f.key}"),
+        )
+    records = sum(r.records for r in reports)
+    console.print(
+        f"wrote {len(reports)} files, {records:,} records for {args.date} (scale {args.scale}) "
+        f"under {settings.lake_root}/landing in {time.perf_counter() - t0:.1f}s"
+    )
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from citylake.runs.pipeline import run_daily
+
+    console = console_for(args.json)
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)  # fail on config before starting a JVM
+    from citylake.lake.preflight import Scope
+
+    unknown = [f"unit {u!r}" for u in args.units if u not in reg.units]
+    unknown += [f"contract {c!r}" for c in args.contracts if c not in reg.contracts]
+    if unknown:
+        print(f"citylake run: not in the registry: {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    scope = Scope(frozenset(args.units), frozenset(args.contracts))
+    report = run_daily(args.date, settings, registry=reg, progress=progress_printer(console), scope=scope,
+                       marts=not args.no_marts, wait_s=args.wait)  # fmt: skip
+    if args.json:
+        print(json.dumps(report.json(), ensure_ascii=False, indent=1))
+    else:
+        print_run(console, report)
+    return report.exit_code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from citylake.generate import generate
+    from citylake.lake import Lake
+    from citylake.runs.pipeline import run_daily
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    console = console_for(False)
+    say = progress_printer(console)
+    lake = Lake(settings.lake_root)
+    say(
+        f"generating {len(reg.units)} units' feeds for {args.date} at scale {args.scale} into {lake.zone('landing')}"
+    )
+    reports = generate(reg, args.date, args.scale, None, lake)
+    say(f"landed {len(reports)} files, {sum(r.records for r in reports):,} records")
+    report = run_daily(args.date, settings, registry=reg, progress=say, wait_s=args.wait)
+    print_run(console, report)
+    print_catalog_summary(console, lake)
+    console.print(
+        "\nWhere to look next:\n"
+        f"  lake:         {lake.root}\n"
+        "  tables:       .venv/bin/citylake catalog\n"
+        f"  per feed:     .venv/bin/citylake status --as-of {args.date}\n"
+        '  query:        .venv/bin/citylake query "SELECT _unit, count(*) FROM bronze.ev_charging_sessions GROUP BY 1"\n'
+        '  quarantine:   .venv/bin/citylake query "SELECT source_file, record_no, reason FROM quarantine.bronze_records LIMIT 20"\n'
+        "  the ledger:   .venv/bin/citylake query \"SELECT * FROM ops.run_ledger WHERE status <> 'loaded'\"\n"
+        '  dropped rows: .venv/bin/citylake query "SELECT unit, source_file, record_no, reason FROM quarantine.dq_rows LIMIT 20"\n'
+        f"  data quality: .venv/bin/citylake docs   (Data Docs, offline HTML: {report.docs})\n"
+        "  datasets:     .venv/bin/citylake status --datasets"
+    )
+    return report.exit_code
+
+
+def cmd_marts(args: argparse.Namespace) -> int:
+    from citylake.runs.pipeline import run_marts
+
+    settings = load_settings()
+    reg = load_registry(settings.registry_dir)
+    unknown = [m for m in args.marts if m not in reg.marts]
+    if unknown:
+        print(f"citylake marts: no mart doc for {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    result = run_marts(args.date, list(args.marts) or None, settings, registry=reg,
+                       progress=progress_printer(console_for(args.json)), wait_s=args.wait)  # fmt: skip
+    pubs = [p.json() for p in result.publications]
+    if args.json:
+        print(json.dumps({"date": args.date.isoformat(), "publications": pubs}, ensure_ascii=False, indent=1))
+    else:
+        for p in pubs:
+            print(f"{p['dataset']}: {p['status']} (version {p['delta_version']}){' ' + p.get('reason', '')}")
+    return EXIT_PARTIAL if any(p["status"] == "failed" for p in pubs) else EXIT_OK
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from citylake.runs import tasks
+
+    done = tasks.maintain(args.date.isoformat())
+    print(json.dumps(done, indent=1))
+    return EXIT_OK
+
+
+def add_commands(sub: Any) -> None:
+    s = sub.add_parser(
+        "setup", help="cache the jars and the pages' npm assets (needs Maven Central and npm once)"
+    )
+    s.set_defaults(func=cmd_setup)
+
+    g = sub.add_parser("generate", help="write seeded sample feeds into landing/")
+    g.add_argument("--date", type=arg_date, required=True, help="delivery date, YYYY-MM-DD")
+    g.add_argument("--scale", type=arg_scale, default=1.0, help="1 = a laptop-sized day; may be fractional")
+    g.add_argument("--units", nargs="+", help="only these unit ids")
+    g.add_argument("--no-faults", action="store_true", help="clean data, no injected faults")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="run the daily pipeline for one date")
+    r.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
+    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    r.add_argument("--units", type=arg_names, default=(), help="only these units (comma-separated), e.g. to re-run "
+                   "one unit's day; other units' files are not touched")  # fmt: skip
+    r.add_argument(
+        "--contracts", type=arg_names, default=(), help="only these feed contracts (comma-separated)"
+    )
+    r.add_argument("--no-marts", action="store_true", help="stop after silver (the mart DAGs build gold)")
+    add_wait_arg(r)
+    r.set_defaults(func=cmd_run)
+
+    mk = sub.add_parser(
+        "marts", help="rebuild and publish marts for the days a logical date's delivery touched"
+    )
+    mk.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
+    mk.add_argument(
+        "--marts", type=arg_names, default=(), help="only these marts (comma-separated; default all)"
+    )
+    mk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_wait_arg(mk)
+    mk.set_defaults(func=cmd_marts)
+
+    mt = sub.add_parser("maintain", help="OPTIMIZE fragmented tables, compact marts in their layout, VACUUM")
+    mt.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
+    mt.set_defaults(func=cmd_maintain)
+
+    d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")
+    d.add_argument("--date", type=arg_date, default=DEMO_DATE)
+    d.add_argument("--scale", type=arg_scale, default=DEMO_SCALE)
+    add_wait_arg(d)
+    d.set_defaults(func=cmd_demo)

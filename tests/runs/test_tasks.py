@@ -1,0 +1,74 @@
+"""Task plumbing that needs no Spark: the failure callback and the unit check."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from citylake.runs import tasks
+
+
+def test_failure_callback_writes_the_failure_and_calls_the_alert_hook(tmp_path, monkeypatch):
+    monkeypatch.setenv("CITYLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    ti = SimpleNamespace(dag_id="citylake_ingest", task_id="bronze_silver", try_number=2)
+    alerts = []
+    tasks.on_failure(
+        {"task_instance": ti, "ds": "2026-11-20", "exception": ValueError("disk full")}, alerts.append
+    )
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(tmp_path / "lake" / "_system" / "task_failures")).to_pyarrow_table().to_pylist()
+    assert len(rows) == 1 and rows[0].pop("recorded_at") is not None
+    event = {"dag_id": "citylake_ingest", "task_id": "bronze_silver",
+             "logical_date": "2026-11-20", "try_number": 2, "error": "disk full"}  # fmt: skip
+    assert rows == [event] and alerts == [event]
+
+
+def test_alert_hook_is_pluggable_by_environment(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("CITYLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("CITYLAKE_ALERT_HOOK", "citylake.runs.tasks:log_alert")
+    ti = SimpleNamespace(dag_id="citylake_mart__dt_city_objects", task_id="build_publish", try_number=1)
+    with caplog.at_level("ERROR", logger="citylake.alerts"):
+        tasks.on_failure({"task_instance": ti, "ds": "2026-11-21", "exception": RuntimeError("gate refused")})
+    assert "citylake_mart__dt_city_objects" in caplog.text and "gate refused" in caplog.text
+
+
+def test_check_fails_a_partial_run_naming_the_held_units():
+    tasks.check({"status": "ok", "run_id": "r", "held_feeds": []})
+    with pytest.raises(RuntimeError, match="op_teld/ev_charging_sessions"):
+        tasks.check({"status": "partial", "run_id": "r",
+                     "held_feeds": [{"unit": "op_teld", "feed": "ev_charging_sessions"}]})  # fmt: skip
+
+
+@pytest.mark.spark
+def test_maintenance_compacts_fragmented_tables_and_keeps_a_week_of_history(spark, tmp_path, monkeypatch):
+    from citylake.lake import Lake
+
+    lake = Lake(str(tmp_path / "lake"))
+    silver, quarantine = lake.table("silver", "parking_occupancy"), lake.table("quarantine", "dq_rows")
+    staging = lake.table("_system", "staging/silver/parking_occupancy")
+    for i in range(tasks.SMALL_FILES + 3):  # a MERGE or an append a day, each a small file
+        spark.range(i * 10, i * 10 + 10).coalesce(1).write.format("delta").mode("append").save(silver)
+    for i in range(2):
+        spark.range(i, i + 1).write.format("delta").mode("append").save(quarantine)
+        spark.range(i, i + 5).write.format("delta").mode("overwrite").save(staging)
+    monkeypatch.setenv("CITYLAKE_LAKE_ROOT", lake.root)
+
+    done = tasks.maintain("2026-11-20")
+
+    assert done["optimized"] == ["silver.parking_occupancy"]  # the 2-file table is left alone
+    assert {"silver.parking_occupancy", "quarantine.dq_rows"} <= set(done["vacuumed"])
+    assert done["staging_vacuumed"] == ["silver.parking_occupancy"]
+
+    def files(path):
+        return spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()["numFiles"]
+
+    assert files(silver) == 1 and files(quarantine) == 2
+    ids = [r.id for r in spark.read.format("delta").load(silver).orderBy("id").collect()]
+    assert ids == list(range((tasks.SMALL_FILES + 3) * 10))  # compaction changed no data
+    ops = [r.operation for r in spark.sql(f"DESCRIBE HISTORY delta.`{silver}`").collect()]
+    assert ops[0].startswith("VACUUM") and "OPTIMIZE" in ops
+    # the retention keeps a week of time travel: the first version's files are still there
+    assert spark.read.format("delta").option("versionAsOf", 0).load(silver).count() == 10
+    assert sorted(r.id for r in spark.read.format("delta").load(staging).collect()) == [1, 2, 3, 4, 5]
