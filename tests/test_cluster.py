@@ -222,3 +222,29 @@ def test_landing_operations_on_s3(lakes, monkeypatch):
         landing.presigned_upload(s3_lake, reg, "op_teld", "parking_occupancy", tomorrow, "x.csv")
     with pytest.raises(ValueError, match="plain name"):
         landing.presigned_upload(s3_lake, reg, "op_teld", "ev_charging_sessions", tomorrow, "../x.csv")
+
+
+def test_the_sql_endpoint_serves_the_s3_lake(lakes, tmp_path, monkeypatch):
+    """On the cluster profile the same SQL endpoint serves the S3 lake: a BI client (PyHive) gets
+    the rows of a gold mart that `citylake query` gets there, and bronze is not served."""
+    from servers import hive_query, sql_endpoint
+
+    env, s3_lake, _, _ = lakes
+    for k in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "CITYLAKE_PII_KEY",
+    ):
+        monkeypatch.setenv(k, env[k])
+    sql = ("SELECT date, reporting_unit, lot_id, district_code, snapshots, total_spaces, "
+           "round(avg_occupancy_rate, 6) AS avg_rate FROM gold.mart_parking_daily "
+           "ORDER BY reporting_unit, lot_id, date")  # fmt: skip
+    ours = json.loads(_python(env, "import sys; from citylake.cli import main; sys.exit(main(sys.argv[1:]))",
+                              "query", sql, "--json", "--limit", "100000"))  # fmt: skip
+    with sql_endpoint(s3_lake.root, tmp_path) as port:
+        rows = hive_query(port, sql)
+        databases = {r["namespace"] for r in hive_query(port, "SHOW DATABASES")}
+    assert rows and rows == ours
+    assert {"silver", "gold", "ops"} <= databases and "bronze" not in databases

@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from citylake.cli import inspect, landing, pipeline, registry
+from citylake.cli import landing, observe, pipeline, registry
 from citylake.cli.output import EXIT_BUSY, EXIT_ERROR, EXIT_USAGE
 from citylake.config.registry import RegistryError
 from citylake.config.settings import ConfigError
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_commands(sub)
     registry.add_commands(sub)
     landing.add_commands(sub)
-    inspect.add_inspect_commands(sub)
+    observe.add_commands(sub)
     return p
 
 

@@ -11,8 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from citylake.lake import ledger
-from citylake.lake import FILE_MANIFEST, Lake
+from citylake.lake import FILE_MANIFEST, Lake, ledger
 from citylake.lake.preflight import LandedFile, Scope, discover
 from citylake.config.registry import Registry
 from citylake.engine.storage import split_s3, store_for

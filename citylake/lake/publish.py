@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from citylake.engine import delta_io
-from citylake.lake import ledger
-from citylake.lake import PUBLICATIONS, Lake
+from citylake.lake import PUBLICATIONS, Lake, ledger
 from citylake.engine.storage import store_for
 
 if TYPE_CHECKING:

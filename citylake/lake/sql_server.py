@@ -14,8 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from citylake.lake import catalog
-from citylake.lake import Lake
+from citylake.lake import Lake, catalog
 from citylake.config.settings import Settings
 
 if TYPE_CHECKING:

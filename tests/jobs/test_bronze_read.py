@@ -108,7 +108,7 @@ def test_quoted_newlines_are_rejected_by_name_unless_the_feed_reads_files_whole(
     )
     assert outcome.rows_landed == outcome.rows_quarantined > 0
     # the unit's file declares `multiline: true`: the same file, judged again, loads whole
-    second = bronze_ingest.run(JobRun(spark, lake, _multiline(registry, feed), DAY), "run-newline-2")
+    second = bronze_ingest.run(JobRun(spark, lake, _multiline(registry, feed), DAY, "run-newline-2"))
     outcome = next(f for f in second.files if f.file.endswith("/notes.csv"))
     assert outcome.status == ledger.LOADED and outcome.rows_landed == records
     assert outcome.rows_bronze + outcome.rows_quarantined == records

@@ -150,7 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_inspect_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     rp = sub.add_parser(
         "report", help="write the run-health report of a date's newest run (HTML, works offline)"
     )
