@@ -8,9 +8,10 @@ Three producers write run events about the same datasets, named by OpenLineage's
 - Spark (the ``openlineage-spark`` listener, jar cached by ``citylake setup``): a job per action;
 - citylake (this module): a job per step and table, ``citylake.bronze.<contract>``,
   ``citylake.silver.<contract>``, ``citylake.gold.<mart>``, naming the landing files read and
-  the Delta versions written. The listener cannot: silver's MERGE and bronze's reads go through
-  Parquet files under a table's partition folders, so it names folders, not tables (OpenLineage
-  #3183, #3613, #3942). Each carries a parent facet: the Airflow task run that ran it.
+  the Delta versions written. The listener cannot: it misses silver's MERGE, and silver and gold
+  read their inputs as Parquet files under a table's partition folders, so it names folders, not
+  tables (OpenLineage #3183, #3613, #3942). Each carries a parent facet: the Airflow task run
+  that ran it.
 
 Events go to ``OPENLINEAGE_URL`` (Marquez, DataHub, ...) when it is set, else one JSON event per
 line in files under ``Settings.lineage_path``. Emitting never fails a run.
