@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from citylake.config.registry import MartDoc, Registry
 from citylake.config.settings import load_settings
 from citylake.engine import delta_io, delta_log, parallel
+from citylake.engine.frames import local_frame
 from citylake.lake import Lake, progress
 from citylake.lake.ledger import short_error
 from citylake.lake.progress import Progress, ProgressRow
@@ -72,7 +73,7 @@ def read_inputs(
         if zone == "registry":
             assert registry is not None, "registry.units needs the registry"
             units = [(u.unit, u.kind, u.district_code) for u in registry.units.values()]
-            out[ref] = spark.createDataFrame(units, "unit string, kind string, district_code string")
+            out[ref] = local_frame(spark, units, "unit string, kind string, district_code string")
         else:
             out[ref] = delta_io.scan(spark, lake.table(zone, name),
                                      empty_schema=_declared_schema(zone, name, registry))  # fmt: skip

@@ -26,6 +26,7 @@ from citylake.config.layers import (
 )
 from citylake.config.registry import FeedContract
 from citylake.engine import delta_io, delta_log, parallel
+from citylake.engine.frames import local_frame
 from citylake.engine.storage import store_for
 from citylake.lake import DQ_ROWS, Lake, progress, reference
 from citylake.lake.ledger import short_error
@@ -43,6 +44,7 @@ from jobs.silver_transform import (
     kept_rows,
     latest_snapshot,
     rank_copies,
+    silver_properties,
     silver_schema,
     surplus_rows,
     to_dq_rows,
@@ -238,7 +240,7 @@ def run(
     # area codes of IDs and credit codes are checked against the national register, if any owes them
     checked = any(c.pii == "resident_id" or c.role == "uscc" for o in todo for c in o.contract.columns)
     codes = (
-        spark.createDataFrame([(c,) for c in sorted(reference.division_codes(lake))], "code string")
+        local_frame(spark, [(c,) for c in sorted(reference.division_codes(lake))], "code string")
         if checked
         else None
     )
@@ -252,6 +254,7 @@ def run(
             silver_schema(contract),
             evolve=contract.contract in owing,
             partition_by=("event_date",) if contract.kind == "event" else (),
+            properties=silver_properties(contract),
             comment=f"silver: {contract.title}; one row per {GRAIN[contract.kind]} "
             f"per unit, keyed by {', '.join(merge_keys(contract))}",
         )

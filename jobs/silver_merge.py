@@ -20,6 +20,8 @@ from citylake.engine import delta_io, delta_log
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+SPREAD_DAYS = 8  # an increment over more event days than this is written a task per day
+
 
 def merge(
     spark: SparkSession,
@@ -43,7 +45,12 @@ def merge(
 
     if not delta_log.has_files(path, "event_date" if contract.kind == "event" else None, dates):
         # nothing in silver to match (a new day, a first load): the increment is all inserts
-        delta_io.append(inc.select(*[n for n, _ in silver_columns(contract)]), path)
+        rows = inc.select(*[n for n, _ in silver_columns(contract)])
+        if contract.kind == "event" and len(dates) > SPREAD_DAYS:
+            # each task would write a file per day it holds: a year of flights made 4 x 182 small
+            # files (10 s); one shuffle by day writes one file per day
+            rows = rows.repartition("event_date")
+        delta_io.append(rows, path)
         return True
     if contract.scd2:
         return merge_scd2(spark, path, inc, contract, delivered)

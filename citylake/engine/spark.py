@@ -177,6 +177,10 @@ def session_conf(settings: Settings, app_name: str = "citylake", with_lineage: b
         # a day's run generates a few hundred distinct classes (15 contracts' reads, checks and
         # writes, 7 marts); with the default 100 each task recompiles what was evicted
         "spark.sql.codegen.cache.maxEntries": "1000",
+        # a partitioned write keeps a file open per partition value instead of sorting every row
+        # by it first (bronze's one logical date, silver's few event days); past 128 values
+        # in a task Spark falls back to sorting the rest
+        "spark.sql.maxConcurrentOutputFileWriters": "128",
         "spark.driver.extraJavaOptions": f"-Duser.timezone={LAKE_TIME_ZONE}",
         "spark.executor.extraJavaOptions": f"-Duser.timezone={LAKE_TIME_ZONE}",
         "spark.sql.warehouse.dir": tempfile.gettempdir() + "/citylake-warehouse",

@@ -19,6 +19,7 @@ from typing import Any
 
 from citylake.domain import districts
 from citylake.engine import delta_log
+from citylake.engine.frames import local_frame
 from citylake.lake import Lake
 
 DIVISION_CODES = "division_codes"
@@ -127,9 +128,7 @@ def division_lookup(spark: Any, lake: Lake) -> tuple[Any, str]:
     DataFrame per run, and a line saying which register it holds."""
     codes, source = register(lake)
     rows = districts.lookup_rows(codes, crosswalk(lake))
-    return spark.createDataFrame(
-        rows, "sent string, code string, level string, status string"
-    ).cache(), source
+    return local_frame(spark, rows, "sent string, code string, level string, status string").cache(), source
 
 
 def current_districts(lake: Lake) -> list[str]:

@@ -83,7 +83,7 @@ def verdict(checks: list[Check]) -> str:
 
 
 def duplicate_counts(
-    df: DataFrame, exps: list[Expectation], by: list[str]
+    df: DataFrame, exps: list[Expectation], by: list[str], implied: tuple[str, ...] = ()
 ) -> dict[tuple[Any, ...], dict[str, int]]:
     """Rows sharing their key with another row, per uniqueness expectation and group.
 
@@ -91,12 +91,14 @@ def duplicate_counts(
     ignored. One grouped aggregation per uniqueness expectation (suites have one). The shuffle
     carries two independent hashes of the key (xxhash64 and murmur3, 96 bits) instead of its
     values: a collision could only add a false duplicate, with a chance of about n^2 / 2^97.
+    ``implied``: key columns that ``by`` determines (a number standing for a unit/feed), left
+    out of the key like ``by`` itself.
     """
     from pyspark.sql import functions as F
 
     out: dict[tuple[Any, ...], dict[str, int]] = {}
     for e in (e for e in exps if e.type in UNIQUE):
-        cols = [c for c in e.columns if c not in by]
+        cols = [c for c in e.columns if c not in by and c not in implied]
         if not cols:
             continue
         keyed = df.where(

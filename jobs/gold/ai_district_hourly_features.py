@@ -12,6 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from citylake.domain.districts import districts
+from citylake.engine.frames import local_frame
 from jobs.gold.measures import parking_occupancy_rate
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def build(inputs: dict[str, DataFrame], dates: list[dt.date]) -> DataFrame:
     # hours built in Spark, so they are Asia/Shanghai wall-clock hours like the data
     register = inputs["silver.admin_divisions"].where("is_current AND level = 'district'")
     codes = sorted({r.code for r in register.select("code").collect()}) or sorted(districts())
-    grid = spark.createDataFrame([(d, day) for day in dates for d in codes], "district_code string, day date")
+    grid = local_frame(spark, [(d, day) for day in dates for d in codes], "district_code string, day date")
     grid = grid.select("district_code", F.explode(F.sequence(F.lit(0), F.lit(23))).alias("h"), "day").select(
         "district_code",
         F.to_timestamp(F.format_string("%s %02d:00:00", F.col("day").cast("string"), F.col("h"))).alias(
