@@ -106,7 +106,7 @@ def ingest_batch(
 
     groups = plan_reads(files)
     frames = [read_group(spark, g) for g in groups]
-    # drift keys need a collect aggregate (a slower, object-based aggregation): JSON lines only
+    # JSON lines only: where drift starts is counted in the stats pass; its keys, rare, after it
     json_lines = any(g.format == "jsonl" for g in groups)
     parsed = frames[0]
     for f in frames[1:]:
@@ -126,13 +126,10 @@ def ingest_batch(
                 F.sum((parsed_ok & is_dropped(checks)).cast("long")).alias("dropped"),
                 *failure_sums(checks, where=parsed_ok),
                 *(
-                    [
-                        F.min(F.when(F.col(DRIFT).isNotNull(), F.col("_mono"))).alias("drift_first"),
-                        F.array_distinct(F.flatten(F.collect_set(DRIFT))).alias("drift_keys"),
-                    ]
+                    [F.min(F.when(F.col(DRIFT).isNotNull(), F.col("_mono"))).alias("drift_first")]
                     if json_lines
                     else []
-                ),  # fmt: skip
+                ),
             )
             .collect()
         )
@@ -149,16 +146,24 @@ def ingest_batch(
             offset = before[lf.rel] + 1 - row["first"]
             group = unit_feed_no.setdefault((lf.unit, lf.feed), len(unit_feed_no))
             offsets.append((row["_file_path"], row["_block_start"], offset, lf.rel, lf.unit, lf.feed, group))
-            if json_lines and row["drift_keys"]:
+            if json_lines and row["drift_first"] is not None:
                 keys, first = drift.get(lf.rel, (set(), None))
                 at = row["drift_first"] + offset
-                drift[lf.rel] = (keys | set(row["drift_keys"]), at if first is None else min(first, at))
+                drift[lf.rel] = (keys, at if first is None else min(first, at))
             before[lf.rel] += row["n"]
             counts[lf.rel][0] += row["n"] - row["bad"]
             counts[lf.rel][1] += row["bad"]
             counts[lf.rel][2] += row["dropped"] or 0
             for n, c in enumerate(checks):
                 dq[lf.rel][c.id] += row[f"_c{n}"] or 0
+        if drift:  # a collect_set in the stats pass would make it an object aggregation, for every batch
+            for row in (
+                parsed.where(F.col(DRIFT).isNotNull())
+                .select("_file_path", F.explode(DRIFT).alias("key"))
+                .distinct()
+                .collect()
+            ):
+                drift[owner[row["_file_path"]].rel][0].add(row["key"])
         offsets_schema = (
             "_file_path STRING, _block_start LONG, _offset LONG, _source_file STRING, _unit STRING, _feed STRING, "
             "_group INT"

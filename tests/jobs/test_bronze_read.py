@@ -72,6 +72,25 @@ def test_json_keys_the_contract_lacks_are_reported_per_file(spark, registry, lak
     assert bronze.where("_source_file LIKE '%/drift.jsonl'").count() == outcome.rows_bronze
 
 
+def test_json_drift_is_found_however_the_record_is_spaced_and_whatever_it_leaves_out(spark, registry, lake):
+    """Keys are listed only for records that may hold one the contract lacks; that shortcut must
+    not miss a new key that replaces an absent field, or one spaced or tabbed before its colon."""
+    feed = _feed(registry, "jsonl", compression="none")
+    records = [json.loads(line) for line in _text(feed, 5).splitlines() if line.strip()]
+    last = list(records[1])[-1]
+    records[1] = {k: v for k, v in records[1].items() if k != last} | {"sensor_rev": "b"}  # as many keys
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    lines[3] = json.dumps(records[3] | {"site_note": "x"}, ensure_ascii=False, separators=(", ", " : "))
+    lines[4] = json.dumps(records[4] | {"cabinet": 7}, ensure_ascii=False, separators=(",", "\t:"))
+    _land(lake, feed, "spaced.jsonl", ("\n".join(lines) + "\n").encode())
+    result = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-spaced"))
+    outcome = next(f for f in result.files if f.file.endswith("/spaced.jsonl"))
+    assert outcome.rows_bronze + outcome.rows_quarantined == len(lines)
+    assert outcome.schema_drift is not None
+    assert "['cabinet', 'sensor_rev', 'site_note']" in outcome.schema_drift, outcome.schema_drift
+    assert "first in record 2" in outcome.schema_drift
+
+
 def _with_newline(feed) -> tuple[str, int]:
     """The feed's CSV with a line break inside one quoted field; (text, records)."""
     rows = list(csv.reader(io.StringIO(_text(feed, 5))))
