@@ -196,6 +196,38 @@ def rank_copies(
     )
 
 
+RANK_IDS = ("_batch_id", "_source_file", "_record_no")  # a bronze row's identity across owed batches
+
+
+def beaten_copies(
+    df: DataFrame, contract: FeedContract, order: Column | None = None, apart: str | None = None
+) -> DataFrame:
+    """The rows ``rank_copies`` would rank past 1, as (``RANK_IDS``, ``_copy``, ``_winner_batch``).
+
+    Only keys that occur more than once are ranked: a count by a hash of the key finds them
+    (a shuffle of one number per row), and the window sorts just their rows. Ranking every
+    row sorted the whole increment for the few keys that have copies. A hash collision only
+    ranks a few more rows: the window partitions by the key itself.
+    """
+    from pyspark.sql import functions as F
+
+    keys = merge_keys(contract) + (["event_date"] if contract.kind == "event" else [])
+    digest = F.xxhash64(*([apart] if apart else []), *keys).alias("_k")
+    repeated = df.groupBy(digest).count().where(F.col("count") > 1).select("_k")
+    candidates = df.withColumn("_k", digest).join(repeated, "_k", "left_semi").drop("_k")
+    ranked = rank_copies(candidates, contract, order, apart)
+    return ranked.where(F.col("_copy") > 1).select(*RANK_IDS, "_copy", "_winner_batch")
+
+
+def with_ranks(df: DataFrame, beaten: DataFrame) -> DataFrame:
+    """``df`` with ``rank_copies``' columns, from its ``beaten_copies``: any other row wins its key."""
+    from pyspark.sql import functions as F
+
+    return df.join(F.broadcast(beaten), list(RANK_IDS), "left").withColumns(
+        {"_copy": F.coalesce("_copy", F.lit(1)), "_winner_batch": F.coalesce("_winner_batch", "_batch_id")}
+    )
+
+
 def kept_rows(ranked: DataFrame, where: Column | None = None) -> DataFrame:
     from pyspark.sql import functions as F
 
