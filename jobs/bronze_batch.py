@@ -1,9 +1,10 @@
-"""One contract's batch: read, split, number, validate and commit, in one pass over the cached data.
+"""One contract's batch: read, split, number, validate and commit.
 
 Record numbers come from ``monotonically_increasing_id`` and the file split's start: a split
 is read sequentially by one task, so (id - first id of the split + records before the split)
 is the record's position in its file, without a shuffle. The same aggregation that finds the
-splits counts row-level DQ failures and JSON drift, so validation adds no pass of its own.
+splits counts row-level DQ failures and finds where JSON drift starts (its keys are listed
+after, only where there is drift), so row-level validation adds no pass of its own.
 
 Quarantine is committed before bronze: the bronze commit is the batch's "done" mark, and its
 userMetadata (batch id, run, logical date, the unit/feeds the gate held) is all silver needs
@@ -105,15 +106,22 @@ def ingest_batch(
     from pyspark.sql import functions as F
 
     groups = plan_reads(files)
-    frames = [read_group(spark, g) for g in groups]
+    # Tagging before the cache evaluates every check once; counts and the write both reuse it.
+    # Parquet decodes faster than Spark caches its rows, so each use reads those files again.
+    frames = [tag_rows(read_group(spark, g), checks) for g in groups]
+    cached = [
+        f.persist(StorageLevel.MEMORY_AND_DISK)
+        for f, g in zip(frames, groups, strict=True)
+        if g.format != "parquet"
+    ]
+    frames = cached + [f for f, g in zip(frames, groups, strict=True) if g.format == "parquet"]
     # JSON lines only: where drift starts is counted in the stats pass; its keys, rare, after it
     json_lines = any(g.format == "jsonl" for g in groups)
     parsed = frames[0]
     for f in frames[1:]:
         parsed = parsed.unionByName(f)
-    # Tagging before the cache evaluates every check once; counts and the write both reuse it.
-    parsed = tag_rows(parsed.withColumn("_mono", F.monotonically_increasing_id()), checks)
-    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
+    # a split's rows keep their order and partition, so these numbers are the same in every use
+    parsed = parsed.withColumn("_mono", F.monotonically_increasing_id())
     try:
         # The same aggregation counts row-level DQ failures: validation adds no Spark job.
         parsed_ok = F.col(CORRUPT).isNull()
@@ -239,7 +247,8 @@ def ingest_batch(
             delta_io.append(bronze, bronze_path, user_metadata=meta, partition_by=("_logical_date",))
             version = delta_log.find_commit(bronze_path, "batch_id", batch_id, started_ms)
     finally:
-        parsed.unpersist()
+        for f in cached:
+            f.unpersist()
     out = {}
     for lf in files:
         good, bad, dropped = counts.get(lf.rel, (0, 0, 0))
