@@ -149,12 +149,16 @@ def test_parquet_read_again_for_each_use_keeps_its_record_numbers_across_splits(
         f
         for f in registry.feeds()
         if f.spec.format == "parquet"
-        and any(g.spec.format == "jsonl" and g.contract.contract == f.contract.contract for g in registry.feeds())
+        and any(
+            g.spec.format == "jsonl" and g.contract.contract == f.contract.contract for g in registry.feeds()
+        )
     )
     js_feed = next(
         g
         for g in registry.feeds()
-        if g.spec.format == "jsonl" and g.contract.contract == pq_feed.contract.contract and g.unit != pq_feed.unit
+        if g.spec.format == "jsonl"
+        and g.contract.contract == pq_feed.contract.contract
+        and g.unit != pq_feed.unit
     )
     table = pq.read_table(io.BytesIO(render(pq_feed, build_rows(pq_feed, DAY, 2.0), {})))
     assert len(set(map(str, table.to_pylist()))) == table.num_rows  # every record tells which it is
@@ -162,7 +166,9 @@ def test_parquet_read_again_for_each_use_keeps_its_record_numbers_across_splits(
     pq.write_table(table, buf, row_group_size=table.num_rows // 8)  # splits fall between row groups
     data = buf.getvalue()
     path = _land(lake, pq_feed, "split" + pq_feed.spec.extension, data)
-    _land(lake, js_feed, "beside" + js_feed.spec.extension, render(js_feed, build_rows(js_feed, DAY, 0.05), {}))
+    _land(
+        lake, js_feed, "beside" + js_feed.spec.extension, render(js_feed, build_rows(js_feed, DAY, 0.05), {})
+    )
     key = "spark.sql.files.maxPartitionBytes"
     before = spark.conf.get(key)
     spark.conf.set(key, str(len(data) // 4))

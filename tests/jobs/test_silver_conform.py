@@ -297,3 +297,43 @@ def test_scd2_measures_update_the_current_version_without_opening_one(spark, reg
         ("offline", 80.0, True),
         ("operating", 250.0, False),
     ]
+
+
+# --- ranking copies ------------------------------------------------------------------------
+
+
+def test_ranking_only_the_repeated_keys_ranks_every_row_as_the_full_window_does(spark, registry):
+    """Silver ranks only keys with copies when it does not cache the increment
+    (``beaten_copies`` + ``with_ranks``); every row must get the rank and winning batch that the
+    window over all rows gives it: copies in one batch, across batches, dropped rows apart."""
+    import random
+
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from jobs.silver_transform import beaten_copies, rank_copies, with_ranks
+
+    contract = registry.contracts["iot_sensor_readings"]
+    assert silver_conform.recompute(contract)
+    rnd = random.Random(15)
+    start = dt.datetime(2026, 11, 23, 8)
+    rows = []
+    for batch, version in (("b1", 3), ("b2", 5), ("b3", 4)):
+        for n in range(1, 401):
+            k = rnd.randrange(600)  # some keys come once, some in several records and batches
+            at = start + dt.timedelta(minutes=k % 200)
+            rows.append((f"op_{k % 3}", f"N-{k}", "pm25", at, at.date(), f"{batch}/f{n % 2}.csv", n, batch,
+                         version, rnd.random() < 0.1))  # fmt: skip
+    schema = T.StructType.fromDDL(
+        "_unit STRING, node_id STRING, metric STRING, read_at TIMESTAMP, event_date DATE, _source_file STRING, "
+        "_record_no LONG, _batch_id STRING, _bronze_version INT, _dropped BOOLEAN"
+    )
+    df = spark.createDataFrame(rows, schema)
+    order = F.col("_bronze_version")
+    cols = ["_batch_id", "_source_file", "_record_no", "_copy", "_winner_batch"]
+    full = {tuple(r) for r in rank_copies(df, contract, order, apart="_dropped").select(*cols).collect()}
+    beaten = beaten_copies(df, contract, order, apart="_dropped")
+    assert beaten.count() > 100  # there are copies to rank
+    ours = {tuple(r) for r in with_ranks(df, beaten).select(*cols).collect()}
+    assert len(full) == len(rows) and ours == full
+    assert {r[3] for r in full} >= {1, 2, 3}
