@@ -186,9 +186,17 @@ def promote_contract(
     try:
         suite = contract.suites_for("silver")[0]
         silver_checks = row_checks(load_suite(expectations_dir, suite))
-        # one aggregation: rows, failures per check and the days the increment touches
+        # one aggregation: the increment's rows, failures per check and days, and the rows
+        # quarantine takes (a feed with none is not read again for them)
+        winner = (F.col("_copy") == 1) & kept
+        surplus_copy = (F.col("_copy") > 1) & (F.col("_batch_id") == F.col("_winner_batch"))
+        aside = F.sum((F.col("_dropped") | surplus_copy).cast("long"))
         n, failures, extra = count_failures(
-            inc, silver_checks, prefix=f"{suite}#", extra={"dates": F.collect_set("event_date")}
+            ranked,
+            silver_checks,
+            prefix=f"{suite}#",
+            extra={"dates": F.collect_set(F.when(winner, F.col("event_date"))), "aside": aside},
+            where=winner,
         )
         pub.status, pub.rows = "published", n
         dates = sorted(extra["dates"] or [])
@@ -206,7 +214,7 @@ def promote_contract(
                     return pub, outcome, set(), None
         # Quarantine first, marked with the bronze version it reached, so a crash before the
         # MERGE neither loses these rows nor writes them twice.
-        if todo.upto > dq_mark:
+        if todo.upto > dq_mark and extra["aside"]:
             dup_reason = F.lit(f"surplus copy of a business key in the same batch ({', '.join(unique_ids)}); "
                                "the last delivered copy was kept")  # fmt: skip
             drop_reason = F.concat(F.lit("broke drop expectation(s): "), F.array_join(F.col(DQ_FAILED), ", "))

@@ -141,14 +141,24 @@ def failure_counts(
 
 
 def count_failures(
-    df: DataFrame, checks: list[RowCheck], prefix: str = "", extra: dict[str, Column] | None = None
+    df: DataFrame,
+    checks: list[RowCheck],
+    prefix: str = "",
+    extra: dict[str, Column] | None = None,
+    where: Column | None = None,
 ) -> tuple[int, dict[str, int], dict[str, Any]]:
-    """Rows, failures per check and any ``extra`` aggregates in one aggregation (no tags needed)."""
+    """Rows, failures per check and any ``extra`` aggregates in one aggregation (no tags needed).
+
+    ``where``: rows and failures count only the rows it holds for; ``extra`` sees every row."""
     from pyspark.sql import functions as F
 
     extra = extra or {}
-    aggs = [F.count(F.lit(1)).alias("_rows")]
-    aggs += [F.sum(c.breaks().cast("long")).alias(f"_c{n}") for n, c in enumerate(checks)]
+    if where is None:
+        aggs = [F.count(F.lit(1)).alias("_rows")]
+        aggs += [F.sum(c.breaks().cast("long")).alias(f"_c{n}") for n, c in enumerate(checks)]
+    else:
+        aggs = [F.count(F.when(where, 1)).alias("_rows")]
+        aggs += [F.sum((where & c.breaks()).cast("long")).alias(f"_c{n}") for n, c in enumerate(checks)]
     aggs += [col.alias(f"_x_{name}") for name, col in extra.items()]
     row = df.agg(*aggs).first()
     assert row is not None
