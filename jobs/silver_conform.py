@@ -112,12 +112,19 @@ MAX_BEATEN = 200_000  # beaten copies broadcast to the increment's tasks; past t
 BEATEN_SCHEMA = "_batch_id STRING, _source_file STRING, _record_no LONG, _copy INT, _winner_batch STRING"
 
 
-def recompute(contract: FeedContract) -> bool:
+RECOMPUTE_ROWS = 1_000_000
+
+
+def recompute(contract: FeedContract, rows: int) -> bool:
     """Read and conform the increment again for each of its three uses (the gate's counts, the
-    quarantine and the write) rather than cache it. Caching costs more than conforming unless
-    the conform hashes personal data: caching a scale-8 day's 1.6 million sensor readings took
-    3.7 s, conforming them 0.8 s. Registers keep the cache: their snapshot keys are a fourth use."""
-    return contract.kind != "reference" and not any(c.pii for c in contract.columns)
+    quarantine and the write) rather than cache it. Caching costs more than conforming a large
+    increment unless the conform hashes personal data: caching a scale-8 day's 1.6 million
+    sensor readings took 3.7 s, conforming them 0.8 s. Below a million rows the cache costs
+    less than the extra actions (small entity feeds each took about a second more). Registers
+    keep the cache: their snapshot keys are a fourth use."""
+    return (
+        rows >= RECOMPUTE_ROWS and contract.kind != "reference" and not any(c.pii for c in contract.columns)
+    )
 
 
 def promote_contract(
@@ -175,7 +182,7 @@ def promote_contract(
     # rows are ranked apart, so they never win a key).
     order = F.col("_bronze_version")
     beaten = None
-    if recompute(contract):
+    if recompute(contract, sum(b.rows for b in todo.commits)):
         beaten = beaten_copies(rows, contract, order, apart="_dropped").limit(MAX_BEATEN + 1).collect()
     if beaten is not None and len(beaten) <= MAX_BEATEN:
         ranked = with_ranks(rows, local_frame(spark, beaten, BEATEN_SCHEMA))

@@ -108,6 +108,7 @@ class BronzeCommit:
     date: dt.date | None
     held: frozenset[tuple[str, str]]
     timestamp_ms: int = 0
+    rows: int = 0  # rows the commit wrote (its operationMetrics)
 
 
 def bronze_commits(path: str, after: int, upto: int, store: Store | None = None) -> list[BronzeCommit]:
@@ -120,8 +121,10 @@ def bronze_commits(path: str, after: int, upto: int, store: Store | None = None)
         if "batch_id" not in meta:
             continue
         date = meta.get("date") or meta["batch_id"].split(":")[2]
+        rows = int((info.get("operationMetrics") or {}).get("numOutputRows", 0))
         out.append(BronzeCommit(v, meta["batch_id"], dt.date.fromisoformat(date),
-                                frozenset((u, f) for u, f in meta.get("held", [])), int(info.get("timestamp", 0))))  # fmt: skip
+                                frozenset((u, f) for u, f in meta.get("held", [])), int(info.get("timestamp", 0)),
+                                rows))  # fmt: skip
     return out
 
 

@@ -314,7 +314,7 @@ def test_ranking_only_the_repeated_keys_ranks_every_row_as_the_full_window_does(
     from jobs.silver_transform import beaten_copies, rank_copies, with_ranks
 
     contract = registry.contracts["iot_sensor_readings"]
-    assert silver_conform.recompute(contract)
+    assert silver_conform.recompute(contract, silver_conform.RECOMPUTE_ROWS)
     rnd = random.Random(15)
     start = dt.datetime(2026, 11, 23, 8)
     rows = []
