@@ -47,6 +47,7 @@ from jobs.silver_transform import (
     rank_copies,
     silver_properties,
     silver_schema,
+    surplus_copy,
     surplus_rows,
     to_dq_rows,
     with_ranks,
@@ -196,8 +197,7 @@ def promote_contract(
         # one aggregation: the increment's rows, failures per check and days, and the rows
         # quarantine takes (a feed with none is not read again for them)
         winner = (F.col("_copy") == 1) & kept
-        surplus_copy = (F.col("_copy") > 1) & (F.col("_batch_id") == F.col("_winner_batch"))
-        aside = F.sum((F.col("_dropped") | surplus_copy).cast("long"))
+        aside = F.sum((F.col("_dropped") | surplus_copy()).cast("long"))
         n, failures, extra = count_failures(
             ranked,
             silver_checks,

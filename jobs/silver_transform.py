@@ -235,11 +235,17 @@ def kept_rows(ranked: DataFrame, where: Column | None = None) -> DataFrame:
     return (kept.where(where) if where is not None else kept).drop("_copy", "_winner_batch")
 
 
-def surplus_rows(ranked: DataFrame, where: Column | None = None) -> DataFrame:
-    """Copies beaten by a copy of the same batch (an older batch's copy is superseded, not surplus)."""
+def surplus_copy() -> Column:
+    """Over ``rank_copies``' columns: a copy beaten by a copy of the same batch (an older batch's
+    copy is superseded, not surplus)."""
     from pyspark.sql import functions as F
 
-    surplus = ranked.where((F.col("_copy") > 1) & (F.col("_batch_id") == F.col("_winner_batch")))
+    return (F.col("_copy") > 1) & (F.col("_batch_id") == F.col("_winner_batch"))
+
+
+def surplus_rows(ranked: DataFrame, where: Column | None = None) -> DataFrame:
+    """The ``surplus_copy`` rows."""
+    surplus = ranked.where(surplus_copy())
     return (surplus.where(where) if where is not None else surplus).drop("_copy", "_winner_batch")
 
 
