@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from citylake.config.registry import MartDoc, Registry
 from citylake.config.settings import load_settings
 from citylake.engine import delta_io, delta_log, parallel
-from citylake.engine.frames import local_frame
+from citylake.engine.frames import key_hashes, local_frame
 from citylake.lake import Lake, progress
 from citylake.lake.ledger import short_error
 from citylake.lake.progress import Progress, ProgressRow
@@ -116,11 +116,11 @@ def fingerprint(df: DataFrame, columns: list[str]) -> tuple[Any, ...]:
     dt_object_state_hourly: 0.91 s against 0.48 s)."""
     from pyspark.sql import functions as F
 
-    key = [*[F.col(f"`{c}`") for c in columns], *[F.col(f"`{c}`").isNull() for c in columns]]
+    h1, h2 = key_hashes(columns)
     row = df.agg(
         F.count(F.lit(1)),
-        F.sum(F.xxhash64(*key).cast("decimal(38,0)")),
-        F.sum(F.hash(*key).cast("decimal(38,0)")),
+        F.sum(h1.cast("decimal(38,0)")),
+        F.sum(h2.cast("decimal(38,0)")),
     ).first()
     return tuple(row) if row else (0, None, None)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 
@@ -29,3 +29,13 @@ def local_frame(spark: SparkSession, rows: Iterable[Sequence[Any]], schema: str 
         [dict(zip(names, r, strict=True)) for r in rows], schema=to_arrow_schema(struct)
     )
     return spark.createDataFrame(table, struct)
+
+
+def key_hashes(columns: Sequence[str]) -> tuple[Column, Column]:
+    """Two independent 64- and 32-bit hashes (xxhash64, murmur3) of the named columns' typed
+    values. Spark's hashes skip nulls, so a null flag per column joins the key: (a, null) and
+    (null, a) hash apart. Used where a key or a row is compared by hash instead of by value."""
+    from pyspark.sql import functions as F
+
+    key = [*[F.col(f"`{c}`") for c in columns], *[F.col(f"`{c}`").isNull() for c in columns]]
+    return F.xxhash64(*key), F.hash(*key)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from citylake.engine.frames import key_hashes
 from citylake.quality.rowchecks import ROW_LEVEL, expectation_key
 from citylake.quality.suites import load_suite
 
@@ -104,10 +105,9 @@ def duplicate_counts(
         keyed = df.where(
             F.greatest(*[F.col(c).isNotNull() for c in cols]) if len(cols) > 1 else F.col(cols[0]).isNotNull()
         )
-        # Spark's hashes skip nulls: the null flags keep (a, null) and (null, a) apart
-        key = [*[F.col(c) for c in cols], *[F.col(c).isNull() for c in cols]]
+        h1, h2 = key_hashes(cols)
         dup = (
-            keyed.select(*by, F.xxhash64(*key).alias("_h1"), F.hash(*key).alias("_h2"))
+            keyed.select(*by, h1.alias("_h1"), h2.alias("_h2"))
             .groupBy(*by, "_h1", "_h2")
             .agg(F.count(F.lit(1)).alias("_n"))
             .where(F.col("_n") > 1)
