@@ -31,11 +31,23 @@ def local_frame(spark: SparkSession, rows: Iterable[Sequence[Any]], schema: str 
     return spark.createDataFrame(table, struct)
 
 
-def key_hashes(columns: Sequence[str]) -> tuple[Column, Column]:
-    """Two independent 64- and 32-bit hashes (xxhash64, murmur3) of the named columns' typed
-    values. Spark's hashes skip nulls, so a null flag per column joins the key: (a, null) and
-    (null, a) hash apart. Used where a key or a row is compared by hash instead of by value."""
+def key_hashes(columns: Sequence[str | Column]) -> tuple[Column, Column]:
+    """Two independent 64- and 32-bit hashes (xxhash64, murmur3) of the columns' typed values
+    (names or Columns). Spark's hashes skip nulls, so a null flag per column joins the key:
+    (a, null) and (null, a) hash apart. Used where a key or a row is compared by hash instead of
+    by value."""
     from pyspark.sql import functions as F
 
-    key = [*[F.col(f"`{c}`") for c in columns], *[F.col(f"`{c}`").isNull() for c in columns]]
+    cols = [F.col(f"`{c}`") if isinstance(c, str) else c for c in columns]
+    key = [*cols, *[c.isNull() for c in cols]]
     return F.xxhash64(*key), F.hash(*key)
+
+
+def significant(col: Column, digits: int) -> Column:
+    """A floating-point ``col`` rounded to ``digits`` significant digits; zero, null, NaN, the
+    infinities and values beyond 1e+-300 as they are."""
+    from pyspark.sql import functions as F
+
+    size = F.abs(col)
+    scale = F.pow(F.lit(10.0), F.lit(digits - 1) - F.floor(F.log10(size)))
+    return F.when(size.between(1e-300, 1e300), F.rint(col * scale) / scale).otherwise(col)
