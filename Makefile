@@ -6,6 +6,7 @@ STAMP := $(VENV)/.citylake-installed
 JARS := .cache/jars/jars.lock.json
 PII_KEY := .cache/secrets/pii_key
 WEB := .cache/web/web.lock.json
+CLASSES := .cache/jvm/archive.json
 PYTEST_ARGS ?=
 # MinIO for the cluster tests, built from the Go module proxy (the only place this machine can
 # get it); pinned, and rebuilt only when missing. Go's module and build caches make a rebuild fast.
@@ -26,10 +27,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-$(JARS) $(PII_KEY) $(WEB): $(STAMP)
+$(JARS) $(PII_KEY) $(WEB) $(CLASSES): $(STAMP)
 	$(BIN)/citylake setup
 
-setup: $(STAMP) $(JARS) $(PII_KEY) $(WEB)
+setup: $(STAMP) $(JARS) $(PII_KEY) $(WEB) $(CLASSES)
 	@scripts/check_env.sh >/dev/null
 
 demo: setup

@@ -24,7 +24,7 @@ from citylake.cli.output import (
 )
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
-from citylake.engine import web_assets
+from citylake.engine import class_archive, web_assets
 
 DEMO_DATE = dt.date(2026, 11, 20)
 DEMO_SCALE = 0.2
@@ -40,6 +40,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
     key = ensure_local_pii_key(load_settings())
     if key:
         print(f"created a local PII key at {key} (production sets CITYLAKE_PII_KEY from its secret store)")
+    archive = class_archive.ensure()
+    if archive["archive"]:
+        print(f"Spark drivers map their classes from {archive['archive']}")
+    else:
+        print(f"no class archive; Spark drivers load their classes from the jars: {archive['reason']}")
     return EXIT_OK
 
 

@@ -51,6 +51,8 @@ class Settings:
     # go to OPENLINEAGE_URL when it is set, else to files in lineage_dir
     lineage: bool = True
     lineage_dir: str = ""
+    # drivers map their classes from the archive `citylake setup` builds (CITYLAKE_CLASS_ARCHIVE=off: not)
+    class_archive: bool = True
 
     @property
     def lineage_path(self) -> str:
@@ -133,6 +135,7 @@ def load_settings() -> Settings:
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
         lineage=_choice("CITYLAKE_LINEAGE", "on", ("on", "off")) == "on",
         lineage_dir=_env("CITYLAKE_LINEAGE_DIR", ""),
+        class_archive=_choice("CITYLAKE_CLASS_ARCHIVE", "on", ("on", "off")) == "on",
     )
 
 

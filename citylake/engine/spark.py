@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citylake.config.settings import LAKE_TIME_ZONE, ConfigError, Settings, load_settings
-from citylake.engine import lineage
+from citylake.engine import class_archive, lineage
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -146,7 +146,9 @@ def s3a_conf(dynamodb_table: str = "") -> dict[str, str]:
     return conf
 
 
-def session_conf(settings: Settings, app_name: str = "citylake", with_lineage: bool = True) -> dict[str, str]:
+def session_conf(
+    settings: Settings, app_name: str = "citylake", with_lineage: bool = True, with_archive: bool = True
+) -> dict[str, str]:
     jars = cached_jars(settings)
     conf = {
         "spark.jars": ",".join(str(j) for j in jars),
@@ -194,6 +196,8 @@ def session_conf(settings: Settings, app_name: str = "citylake", with_lineage: b
         conf["spark.driver.extraJavaOptions"] += (
             f" --add-opens=java.base/java.security=ALL-UNNAMED -Dlog4j2.configurationFile={LOG4J2}"
         )
+    if with_archive:  # the driver maps its classes from setup's archive (class_archive)
+        conf["spark.driver.extraJavaOptions"] += class_archive.java_options(settings)
     conf.update(settings.extra_spark_conf)
     return conf
 
