@@ -89,6 +89,22 @@ def test_broken_unit_gets_a_precise_error(tmp_path, fixture, field, reason):
     assert any(field in p.field and reason in p.reason for p in problems), problems
 
 
+def test_libyaml_and_python_parsers_load_the_same_registry(monkeypatch):
+    """The registry is parsed by libyaml for speed; PyYAML's own parser must read it identically."""
+    import yaml
+
+    from citylake.config.registry import loading
+
+    assert loading.FAST_LOADER is yaml.CSafeLoader  # the speed-up is in effect here
+    fast = load_registry(REPO_ROOT / "schemas")
+    monkeypatch.setattr(loading, "FAST_LOADER", yaml.SafeLoader)
+    pure = load_registry(REPO_ROOT / "schemas")
+    assert len(fast.units) >= 200
+    assert fast.units == pure.units
+    assert fast.contracts == pure.contracts
+    assert fast.marts == pure.marts
+
+
 def test_broken_contract_names_field(tmp_path):
     root = _copy_registry(tmp_path)
     path = root / "contracts" / "air_quality.yaml"

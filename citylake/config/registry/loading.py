@@ -15,6 +15,9 @@ from pydantic import BaseModel, ValidationError
 from citylake.config.registry.models import FeedContract, MartDoc, Registry, SourceUnit
 
 FIELD_PREFIX = re.compile(r"^([a-z_]+): ")
+# libyaml's parser: PyYAML's pure-Python one spent 0.8 s of the 1.0 s that parsing dags/ took
+# with 250 units, in the DAG processor and again in every task and CLI process
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,16 @@ def _loc(loc: tuple[Any, ...], doc: Any) -> str:
 
 def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         problems.append(Problem(str(path), "(file)", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        return None
+    try:
+        return yaml.load(text, Loader=FAST_LOADER)
+    except yaml.YAMLError:
+        pass
+    try:  # the pure-Python parser says what it found ("expected ',' or ']', but got ':'")
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
