@@ -130,7 +130,7 @@ def main(argv: list[str]) -> int:
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    from citylake.engine.spark import session_conf
+    from citylake.engine.spark import session_conf, stop_session
 
     settings = load_settings()
     conf = session_conf(settings, "citylake-class-archive", with_archive=False)
@@ -139,10 +139,10 @@ def main(argv: list[str]) -> int:
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    jvm = SparkContext._gateway.proc  # type: ignore[union-attr]
     with tempfile.TemporaryDirectory() as work:
         _exercise(spark, Path(work))
-    jvm = SparkContext._gateway.proc  # type: ignore[union-attr]
-    spark.stop()
+        stop_session(spark)  # before the tables go: the lineage listener may still list them
     jvm.stdin.close()  # the gateway exits when its stdin closes; the archive is written then
     started = time.monotonic()
     code = jvm.wait(timeout=600)
