@@ -1,0 +1,171 @@
+"""What bronze's guarantees cost on their own, against bare Spark: a study script, not a gate.
+
+    .venv/bin/python -m benchmarks.bronze_floor [csv|parquet] [runs]
+
+On the volume profile's flights feed (benchmarks/volume.py), in one Spark session, each step
+timed ``runs`` times (best kept; the first run also warms the JVM). Every step reads the same
+accepted file and, where it writes, writes a fresh Delta table:
+
+- bare Spark, as the benchmark defines it (benchmarks/peers.bare_spark);
+- the same read with the corrupt-record column, so a record that does not parse keeps its
+  raw text (the quarantine guarantee), written as is;
+- bronze's own read (jobs.bronze_read.read_group: the raw text, the reason, the file and split
+  of each record), written as is;
+- that read with the row checks' tags (the rows bronze validates and writes), written as is;
+- the per-split count that record numbers need before the write (bronze's statistics pass,
+  without the cache);
+- the uniqueness count by unit/feed (citylake.quality.gate.duplicate_counts).
+
+None of the written tables carries record numbers or the other lineage columns: the steps
+are what bronze cannot do without, so their sum is a floor, not bronze.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import peers, volume
+from citylake.config.settings import load_settings
+from citylake.lake import Lake
+from citylake.lake.preflight import Scope
+from citylake.quality.gate import duplicate_counts, suite_expectations
+from citylake.quality.suites import load_row_checks
+from jobs.bronze_read import CORRUPT, SPARK_CHARSETS, read_group, spark_type
+
+DAY = dt.date(2026, 11, 20)  # any day: the flights land as that day's delivery
+
+
+def _best(step: Callable[[int], Any], runs: int) -> float:
+    best = float("inf")
+    for i in range(runs):
+        t = time.perf_counter()
+        step(i)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def steps(
+    spark: Any, group: Any, checks: list[Any], exps: list[Any], out: Path
+) -> dict[str, Callable[[int], Any]]:
+    """The steps, each a function of the run's number (for a fresh output path)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from citylake.quality.rowchecks import failure_sums, is_dropped, tag_rows
+
+    fields = [
+        T.StructField(canon, spark_type(group.contract.by_name[canon].type))
+        for _, canon in group.source_columns
+    ]
+
+    def corrupt_read() -> Any:
+        return (
+            spark.read.format("csv")
+            .schema(T.StructType([*fields, T.StructField(CORRUPT, T.StringType())]))
+            .options(header="true", sep=group.delimiter, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
+                     encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
+                     timestampFormat=group.timestamp_format, dateFormat="yyyy-MM-dd")
+            .load(list(group.paths))
+        )  # fmt: skip
+
+    def with_corrupt(i: int) -> None:
+        corrupt_read().write.format("delta").save(str(out / f"corrupt-{i}"))
+
+    def located(i: int) -> None:
+        corrupt_read().select(
+            "*",
+            F.col("_metadata.file_path").alias("_file_path"),
+            F.col("_metadata.file_block_start").alias("_block_start"),
+        ).write.format("delta").save(str(out / f"located-{i}"))
+
+    def read(i: int) -> None:
+        read_group(spark, group).write.format("delta").save(str(out / f"read-{i}"))
+
+    def tagged(i: int) -> None:
+        tag_rows(read_group(spark, group), checks).write.format("delta").save(str(out / f"tagged-{i}"))
+
+    def split_counts(i: int) -> None:
+        parsed = tag_rows(read_group(spark, group), checks).withColumn(
+            "_mono", F.monotonically_increasing_id()
+        )
+        ok = F.col(CORRUPT).isNull()
+        parsed.groupBy("_file_path", "_block_start").agg(
+            F.min("_mono"),
+            F.count(F.lit(1)),
+            F.count(CORRUPT),
+            F.sum((ok & is_dropped(checks)).cast("long")),
+            *failure_sums(checks, where=ok),
+        ).collect()
+
+    def uniqueness(i: int) -> None:
+        good = read_group(spark, group).where(F.col(CORRUPT).isNull()).withColumn("_group", F.lit(0))
+        duplicate_counts(good, exps, ["_group"], implied=("_unit", "_feed"))
+
+    out_steps: dict[str, Callable[[int], Any]] = {
+        "bare Spark: read with the declared schema, write Delta": lambda i: peers.bare_spark(
+            spark, {group.contract.contract: [group]}, str(out / f"bare-{i}")
+        ),
+    }
+    if group.format == "csv":
+        out_steps["+ the corrupt-record column (raw text of bad records)"] = with_corrupt
+        out_steps["+ each record's file and split (_metadata)"] = located
+    out_steps |= {
+        "bronze's read (raw text, reasons, file and split), written": read,
+        "+ the row checks' tags, written": tagged,
+        "per-split counts for record numbers (no write)": split_counts,
+        "uniqueness count by unit/feed (no write)": uniqueness,
+    }
+    return out_steps
+
+
+def main() -> None:
+    from citylake.engine.spark import get_spark, stop_session
+
+    fmt = sys.argv[1] if len(sys.argv) > 1 else "csv"
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    settings = load_settings()
+    spark = get_spark("citylake-bronze-floor", settings)
+    tmp = Path(tempfile.mkdtemp(prefix="citylake-floor-"))
+    try:
+        schemas, expectations = tmp / "schemas", tmp / "expectations"
+        shutil.copytree(settings.registry_dir, schemas)
+        shutil.copytree(settings.expectations_dir, expectations)
+        reg = volume.onboard(schemas, expectations)
+        src = volume.flights_parquet() if fmt == "parquet" else volume.flights_csv()
+        unit = volume.UNITS[fmt]
+        lake = Lake(str(tmp / "lake"))
+        landing = Path(lake.landing_dir(unit, "flights", DAY.isoformat()))
+        landing.mkdir(parents=True)
+        shutil.copy(src, landing / f"flights.{fmt}")
+        (group,) = peers.accepted_groups(lake, reg, DAY, Scope(frozenset({unit})))[volume.CONTRACT]
+        contract = reg.contracts[volume.CONTRACT]
+        checks = load_row_checks(reg, expectations, [contract])[volume.CONTRACT]
+        exps = suite_expectations(expectations, contract.suites_for("bronze"))
+        print(f"{fmt}: {src.name}, {src.stat().st_size / 1e6:.0f} MB; best of {runs} runs each")
+        if not checks:
+            raise SystemExit("the flights contract has no row checks: the statistics pass would not parse")
+        figures = {}
+        for label, step in steps(spark, group, checks, exps, tmp).items():
+            figures[label] = _best(step, runs)
+            print(f"  ({figures[label]:.2f} s  {label})", flush=True)
+        bare = next(iter(figures.values()))
+        for label, seconds in figures.items():
+            print(f"  {seconds:6.2f} s  {seconds / bare:5.2f}x  {label}")
+        floor = sum(
+            s for label, s in figures.items() if label.startswith(("+ the row", "per-split", "uniqueness"))
+        )
+        print(f"  floor of bronze's passes: {floor:.2f} s, an ingest_vs_bare of at most {bare / floor:.3f}")
+    finally:
+        stop_session(spark)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
