@@ -134,16 +134,10 @@ def main() -> None:
     spark = get_spark("citylake-bronze-floor", settings)
     tmp = Path(tempfile.mkdtemp(prefix="citylake-floor-"))
     try:
-        schemas, expectations = tmp / "schemas", tmp / "expectations"
-        shutil.copytree(settings.registry_dir, schemas)
-        shutil.copytree(settings.expectations_dir, expectations)
-        reg = volume.onboard(schemas, expectations)
-        src = volume.flights_parquet() if fmt == "parquet" else volume.flights_csv()
+        reg, _, expectations = volume.onboarded_copy(settings, tmp)
         unit = volume.UNITS[fmt]
         lake = Lake(str(tmp / "lake"))
-        landing = Path(lake.landing_dir(unit, "flights", DAY.isoformat()))
-        landing.mkdir(parents=True)
-        shutil.copy(src, landing / f"flights.{fmt}")
+        src = volume.land(lake, fmt, DAY)
         (group,) = peers.accepted_groups(lake, reg, DAY, Scope(frozenset({unit})))[volume.CONTRACT]
         contract = reg.contracts[volume.CONTRACT]
         checks = load_row_checks(reg, expectations, [contract])[volume.CONTRACT]

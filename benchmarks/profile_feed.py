@@ -115,17 +115,11 @@ def main() -> None:
     _instrument()
     tmp = Path(tempfile.mkdtemp(prefix="citylake-profile-"))
     try:
-        schemas, expectations = tmp / "schemas", tmp / "expectations"
-        shutil.copytree(settings.registry_dir, schemas)
-        shutil.copytree(settings.expectations_dir, expectations)
-        reg = volume.onboard(schemas, expectations)
-        src = volume.flights_parquet() if fmt == "parquet" else volume.flights_csv()
+        reg, schemas, expectations = volume.onboarded_copy(settings, tmp)
         unit = volume.UNITS[fmt]
         for i in range(runs):
             lake = Lake(str(tmp / f"lake-{i}"))
-            landing = Path(lake.landing_dir(unit, "flights", DAY.isoformat()))
-            landing.mkdir(parents=True)
-            shutil.copy(src, landing / f"flights.{fmt}")
+            volume.land(lake, fmt, DAY)
             scope = Scope(frozenset({unit}))
             bare_s = peers.bare_spark(
                 spark, peers.accepted_groups(lake, reg, DAY, scope), str(tmp / f"bare-{i}")

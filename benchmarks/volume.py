@@ -122,23 +122,32 @@ def onboard(schemas: Path, expectations: Path) -> Registry:
     return reg
 
 
+def onboarded_copy(settings: Settings, tmp: Path) -> tuple[Registry, Path, Path]:
+    """(registry, schemas, expectations): copies under ``tmp`` with the flights onboarded."""
+    schemas, expectations = tmp / "schemas-volume", tmp / "expectations-volume"
+    shutil.copytree(settings.registry_dir, schemas)
+    shutil.copytree(settings.expectations_dir, expectations)
+    return onboard(schemas, expectations), schemas, expectations
+
+
+def land(lake: Lake, fmt: str, day: dt.date) -> Path:
+    """The flights file of ``fmt`` landed as its unit's delivery for ``day``."""
+    src = flights_parquet() if fmt == "parquet" else flights_csv()
+    landing = Path(lake.landing_dir(UNITS[fmt], "flights", day.isoformat()))
+    landing.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(src, landing / f"flights.{fmt}"))
+
+
 def bench_files(spark: Any, settings: Settings, tmp: Path, day: dt.date) -> list[dict[str, Any]]:
     """Each single-file feed on its own lake: bare Spark, Polars + delta-rs and citylake's run
     scoped to its unit (bronze and silver, with DQ), in this session."""
     from citylake.runs.pipeline import run_daily
 
-    schemas, expectations = tmp / "schemas-volume", tmp / "expectations-volume"
-    shutil.copytree(settings.registry_dir, schemas)
-    shutil.copytree(settings.expectations_dir, expectations)
-    reg = onboard(schemas, expectations)
-    sources = {"parquet": flights_parquet(), "csv": flights_csv()}
+    reg, schemas, expectations = onboarded_copy(settings, tmp)
     rows = []
-    for fmt, src in sources.items():
-        unit = UNITS[fmt]
+    for fmt, unit in UNITS.items():
         lake = Lake(str(tmp / f"volume-{fmt}"))
-        landing = Path(lake.landing_dir(unit, "flights", day.isoformat()))
-        landing.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src, landing / f"flights.{fmt}")
+        src = land(lake, fmt, day)
         scope = Scope(frozenset({unit}))
         groups = peers.accepted_groups(lake, reg, day, scope)
         bare_s = peers.bare_spark(spark, groups, str(tmp / f"bare-volume-{fmt}"))
