@@ -26,12 +26,12 @@ import datetime as dt
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks import peers, volume
+from benchmarks.profile_feed import best_of
 from citylake.config.settings import load_settings
 from citylake.lake import Lake
 from citylake.lake.preflight import Scope
@@ -40,15 +40,6 @@ from citylake.quality.suites import load_row_checks
 from jobs.bronze_read import CORRUPT, SPARK_CHARSETS, read_group, spark_type
 
 DAY = dt.date(2026, 11, 20)  # any day: the flights land as that day's delivery
-
-
-def _best(step: Callable[[int], Any], runs: int) -> float:
-    best = float("inf")
-    for i in range(runs):
-        t = time.perf_counter()
-        step(i)
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def steps(
@@ -147,7 +138,7 @@ def main() -> None:
             raise SystemExit("the flights contract has no row checks: the statistics pass would not parse")
         figures = {}
         for label, step in steps(spark, group, checks, exps, tmp).items():
-            figures[label] = _best(step, runs)
+            figures[label] = best_of(step, runs)
             print(f"  ({figures[label]:.2f} s  {label})", flush=True)
         bare = next(iter(figures.values()))
         for label, seconds in figures.items():

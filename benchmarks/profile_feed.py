@@ -59,7 +59,8 @@ def _instrument() -> None:
     _timed(silver, "merge", "  of which: silver insert or MERGE")
 
 
-def _best(fn: Callable[[int], Any], runs: int = 3) -> float:
+def best_of(fn: Callable[[int], Any], runs: int = 3) -> float:
+    """The shortest of ``runs`` timed calls of ``fn`` (given the run's number)."""
     best = float("inf")
     for i in range(runs):
         t = time.perf_counter()
@@ -94,12 +95,12 @@ def write_parts(spark: Any, src: Path, tmp: Path) -> dict[str, float]:
         return write
 
     return {
-        "bare Delta write (5 columns)": _best(lambda i: df.write.format("delta").save(str(tmp / f"bare-{i}"))),
-        "+ lineage columns, plain Parquet": _best(lambda i: lineage.write.parquet(str(tmp / f"pq-{i}"))),
-        "+ lineage columns, Delta, stats on 32 columns": _best(delta_with({})),
-        "+ lineage columns, Delta, stats on bronze's 6": _best(delta_with(
+        "bare Delta write (5 columns)": best_of(lambda i: df.write.format("delta").save(str(tmp / f"bare-{i}"))),
+        "+ lineage columns, plain Parquet": best_of(lambda i: lineage.write.parquet(str(tmp / f"pq-{i}"))),
+        "+ lineage columns, Delta, stats on 32 columns": best_of(delta_with({})),
+        "+ lineage columns, Delta, stats on bronze's 6": best_of(delta_with(
             {"delta.dataSkippingStatsColumns": "_unit,_feed,_source_file,_record_no,_batch_id,date"})),
-        "+ lineage columns, Delta, stats on 2 (_record_no, date)": _best(delta_with(
+        "+ lineage columns, Delta, stats on 2 (_record_no, date)": best_of(delta_with(
             {"delta.dataSkippingStatsColumns": "_record_no,date"})),
     }  # fmt: skip
 
