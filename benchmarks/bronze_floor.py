@@ -8,7 +8,8 @@ accepted file and, where it writes, writes a fresh Delta table:
 
 - bare Spark, as the benchmark defines it (benchmarks/peers.bare_spark);
 - the same read with the corrupt-record column, so a record that does not parse keeps its
-  raw text (the quarantine guarantee), written as is;
+  raw text (the quarantine guarantee), written as is (CSV only);
+- that read with each record's file and split from ``_metadata`` (CSV only);
 - bronze's own read (jobs.bronze_read.read_group: the raw text, the reason, the file and split
   of each record), written as is;
 - that read with the row checks' tags (the rows bronze validates and writes), written as is;
@@ -16,8 +17,8 @@ accepted file and, where it writes, writes a fresh Delta table:
   without the cache);
 - the uniqueness count by unit/feed (citylake.quality.gate.duplicate_counts).
 
-None of the written tables carries record numbers or the other lineage columns: the steps
-are what bronze cannot do without, so their sum is a floor, not bronze.
+None of the written tables carries record numbers or the other lineage columns. The last
+three steps are passes bronze cannot do without today, so their sum is a floor, not bronze.
 """
 
 from __future__ import annotations
