@@ -28,7 +28,7 @@ from citylake.config.registry import FeedContract
 from citylake.engine import delta_io, delta_log, parallel
 from citylake.engine.frames import local_frame
 from citylake.engine.storage import store_for
-from citylake.lake import DQ_ROWS, Lake, progress, reference
+from citylake.lake import DQ_ROWS, Lake, keyguard, progress, reference
 from citylake.lake.ledger import short_error
 from citylake.lake.progress import BronzeCommit, Progress, ProgressRow
 from citylake.lake.publish import Publication, stage
@@ -280,6 +280,8 @@ def run(
     )
 
     owing = {o.contract.contract for o in todo}
+    # one key per lake: stop before any hash is written under another (KeyMismatch)
+    key_print = keyguard.check(lake, [c.contract for c in registry.contracts_in_use()], key)
 
     def ensure(contract: FeedContract) -> None:
         delta_io.ensure_table(
@@ -294,6 +296,8 @@ def run(
         )
 
     parallel.each(registry.contracts_in_use(), ensure, workers)  # a listing each, once they exist
+    for name in sorted(owing):  # before the first hash is written
+        keyguard.stamp(spark, lake, name, key_print)
 
     register: DataFrame | None = None
 

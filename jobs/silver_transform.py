@@ -40,8 +40,10 @@ def silver_schema(contract: FeedContract) -> StructType:
 def silver_properties(contract: FeedContract) -> dict[str, str]:
     """Statistics only on what silver is filtered by (unit, keys, time, codes, versions): Delta
     otherwise computes min/max/null counts of the first 32 columns of every row it writes."""
+    # not is_current: Delta keeps no statistics of booleans, and Spark refuses any later
+    # ALTER of a table whose list names one
     have = {n for n, _ in silver_columns(contract)}
-    wanted = [*merge_keys(contract), contract.event_time or "", "valid_from", "is_current"]
+    wanted = [*merge_keys(contract), contract.event_time or "", "valid_from"]
     wanted += [c.name for c in contract.columns if c.role in ("district_code", "street_code")]
     stats = list(dict.fromkeys(n for n in wanted if n in have))
     return {"delta.dataSkippingStatsColumns": ",".join(stats)}

@@ -76,7 +76,11 @@ def cli(lake_root, *args, check_codes=(0,), env=None):
 def demo_lake(tmp_path_factory):
     """One `citylake demo` lake, shared by the end-to-end modules (re-runs in them change nothing)."""
     root = tmp_path_factory.mktemp("demo") / "lake"
-    proc = cli(root, "demo", "--scale", "0.02")
+    # with Spark's event log on, so tests can prove what the plans it records leave out (the PII key)
+    events = root.parent / "spark-events"
+    events.mkdir()
+    conf = f"spark.eventLog.enabled=true,spark.eventLog.compress=false,spark.eventLog.dir={events.as_uri()}"
+    proc = cli(root, "demo", "--scale", "0.02", env={"CITYLAKE_SPARK_CONF": conf})
     return root, proc
 
 

@@ -24,7 +24,7 @@ from citylake.cli.output import (
 )
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
-from citylake.engine import class_archive, web_assets
+from citylake.engine import class_archive, jvm_ext, web_assets
 
 DEMO_DATE = dt.date(2026, 11, 20)
 DEMO_SCALE = 0.2
@@ -36,6 +36,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     jars = resolve_jars()
     print(f"{len(jars)} jars cached in {jars[0].parent}" if jars else "no jars")
+    print(f"citylake's JVM classes compiled into {jvm_ext.ensure_jar(load_settings())}")
     print(f"{len(web_assets.fetch())} npm packages for the lake's pages cached in {web_assets.web_dir()}")
     key = ensure_local_pii_key(load_settings())
     if key:

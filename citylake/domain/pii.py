@@ -2,8 +2,14 @@
 
 No clear resident ID, mobile number, name, address or licence plate leaves bronze. Silver keeps
 HMAC-SHA256 of the normalised value, keyed by a secret from the environment (settings.pii_key),
-so analysts can still join and count distinct people without seeing who they are. HMAC is built
-from Spark's sha2 on binary (RFC 2104), so hashing stays in the JVM: no Python UDF.
+so analysts can still join and count distinct people without seeing who they are.
+
+The HMAC runs in the JVM as citylake's own function (jvm/src/org/citylake/pii/HmacHex.java),
+registered per session under a name carrying the key's fingerprint. The key travels inside the
+function object, never as a literal: built from Spark's sha2, the key's pads were binary
+literals in every plan, printed by explain(), the UI and event logs, and XOR gave the key back.
+Tables record the fingerprint (``KEY_PROPERTY``), never the key, so a run under another key is
+stopped before it writes hashes that would no longer join (citylake.lake.keyguard).
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from typing import TYPE_CHECKING
 from citylake.domain.ids import ID_CHECK, ID_WEIGHTS, ORG_WEIGHTS, USCC_CHARS, USCC_WEIGHTS
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, SparkSession
 
-BLOCK = 64  # SHA-256 block size, bytes
 HASH_REGEX = r"^[0-9a-f]{64}$"
+KEY_PROPERTY = "citylake.pii.keyFingerprint"  # the Delta table property naming the key that wrote it
+FUNCTION_PREFIX = "citylake_pii_hmac_"
 
 
 def normalise(col: Column) -> Column:
@@ -28,21 +35,31 @@ def normalise(col: Column) -> Column:
     return F.regexp_replace(F.upper(F.trim(col)), r"\s+", "")
 
 
-def _pads(key: bytes) -> tuple[bytes, bytes]:
-    if len(key) > BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(BLOCK, b"\0")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+def fingerprint(key: bytes) -> str:
+    """A name for the key that does not reveal it: 16 hex characters of an HMAC under the key."""
+    return hmac.new(key, b"citylake pii key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def register_hmac(spark: SparkSession, key: bytes) -> str:
+    """Register the keyed HMAC in ``spark`` (idempotent); returns the SQL function's name."""
+    name = FUNCTION_PREFIX + fingerprint(key)
+    if spark.catalog.functionExists(name):
+        return name
+    jvm = spark._jvm
+    assert jvm is not None, "the HMAC runs in the JVM: a classic (non-Connect) session is needed"
+    function = jvm.org.citylake.pii.HmacHex(bytearray(key))
+    spark._jsparkSession.udf().register(name, function, jvm.org.apache.spark.sql.types.DataTypes.StringType)
+    return name
 
 
 def hmac_hex(col: Column, key: bytes) -> Column:
     """HMAC-SHA256(key, normalise(col)) as 64 hex characters; null stays null."""
+    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    ipad, opad = _pads(key)
-    msg = F.encode(normalise(col), "UTF-8")
-    inner = F.unhex(F.sha2(F.concat(F.lit(ipad), msg), 256))
-    return F.when(col.isNull(), F.lit(None)).otherwise(F.sha2(F.concat(F.lit(opad), inner), 256))
+    # a worker thread has no active session of its own: then the process's one
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    return F.call_function(register_hmac(spark, key), normalise(col))
 
 
 def hmac_hex_py(value: str, key: bytes) -> str:

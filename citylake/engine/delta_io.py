@@ -30,7 +30,7 @@ def ensure_table(
     if delta_log.latest_version(path) is not None:
         if evolve:
             _add_missing_columns(spark, path, schema)
-            _set_properties(spark, path, properties or {})
+            set_properties(spark, path, properties or {})
         return
     _create(path, schema, partition_by, properties, comment)
 
@@ -96,7 +96,7 @@ def _add_missing_columns(spark: SparkSession, path: str, schema: StructType) -> 
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
 
 
-def _set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
+def set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
     """Table properties a newer release declares (say, which columns get statistics)."""
     from deltalake import DeltaTable
 

@@ -115,6 +115,14 @@ def field_names(path: str) -> list[str]:
     return [f.name for f in DeltaTable(uri, storage_options=options).schema().fields]
 
 
+def configuration(path: str) -> dict[str, str]:
+    """The table's properties (``TBLPROPERTIES``), from its newest metadata (delta-rs: no Spark job)."""
+    from deltalake import DeltaTable
+
+    uri, options = delta_rs_location(path)
+    return dict(DeltaTable(uri, storage_options=options).metadata().configuration)
+
+
 def _literal(value: Any) -> str:
     import datetime as dt
 

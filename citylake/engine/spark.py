@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citylake.config.settings import LAKE_TIME_ZONE, ConfigError, Settings, load_settings
-from citylake.engine import class_archive, lineage
+from citylake.engine import class_archive, jvm_ext, lineage
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -149,7 +149,7 @@ def s3a_conf(dynamodb_table: str = "") -> dict[str, str]:
 def session_conf(
     settings: Settings, app_name: str = "citylake", with_lineage: bool = True, with_archive: bool = True
 ) -> dict[str, str]:
-    jars = cached_jars(settings)
+    jars = [*cached_jars(settings), jvm_ext.ensure_jar(settings)]
     conf = {
         "spark.jars": ",".join(str(j) for j in jars),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -168,6 +168,9 @@ def session_conf(
         "spark.databricks.delta.allFilesInCrc.verificationMode.forceOnNonUTC.enabled": "false",
         "spark.driver.memory": settings.driver_memory,
         "spark.ui.showConsoleProgress": "false",
+        # Spark's UI listens on every interface without authentication and shows every plan and
+        # setting: off in citylake's sessions (CITYLAKE_SPARK_CONF can turn it on for debugging)
+        "spark.ui.enabled": "false",
         "spark.sql.ansi.enabled": "false",
         # Spark 4 accepts only UTF/ISO charsets in CSV unless told otherwise; units send GBK/GB18030.
         "spark.sql.legacy.javaCharsets": "true",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from citylake.config.registry import Registry, RegistryError, load_registry
 from citylake.config.settings import Settings, load_settings
 from citylake.engine import lineage
-from citylake.lake import DQ_RESULTS, RUNS, Lake, ledger, progress, runlock
+from citylake.lake import DQ_RESULTS, RUNS, Lake, keyguard, ledger, progress, runlock
 from citylake.lake.preflight import Scope
 from jobs.context import JobRun
 
@@ -169,6 +169,7 @@ def run_daily(
         raise RegistryError(problems)
     key = settings.pii_key()  # no key, no silver: fail before any work
     lake = Lake(settings.lake_root)
+    keyguard.check(lake, [c.contract for c in registry.contracts_in_use()], key)  # nor under another key
     run_id = new_run_id(date)
     with runlock.hold(lake, run_id, date, settings.lock_wait_s if wait_s is None else wait_s):
         if spark is None:
