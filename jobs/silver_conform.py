@@ -281,7 +281,8 @@ def run(
 
     owing = {o.contract.contract for o in todo}
     # one key per lake: stop before any hash is written under another (KeyMismatch)
-    key_print = keyguard.check(lake, [c.contract for c in registry.contracts_in_use()], key)
+    hashed = keyguard.hashed_contracts(registry)
+    key_print = keyguard.check(lake, hashed, key)
 
     def ensure(contract: FeedContract) -> None:
         delta_io.ensure_table(
@@ -296,7 +297,7 @@ def run(
         )
 
     parallel.each(registry.contracts_in_use(), ensure, workers)  # a listing each, once they exist
-    for name in sorted(owing):  # before the first hash is written
+    for name in sorted(owing & set(hashed)):  # before the first hash is written
         keyguard.stamp(spark, lake, name, key_print)
 
     register: DataFrame | None = None

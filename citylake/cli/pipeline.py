@@ -159,6 +159,16 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rekey(args: argparse.Namespace) -> int:
+    from citylake.runs.rekey import rekey
+
+    reset = rekey(wait_s=args.wait or 0.0)
+    if reset:
+        print(f"{len(reset)} silver table(s) emptied for the new key: the next `citylake run` rebuilds them "
+              "from bronze, and the marts the days they touch")  # fmt: skip
+    return EXIT_OK
+
+
 def add_commands(sub: Any) -> None:
     s = sub.add_parser(
         "setup", help="cache the jars and the pages' npm assets (needs Maven Central and npm once)"
@@ -198,6 +208,11 @@ def add_commands(sub: Any) -> None:
     mt = sub.add_parser("maintain", help="OPTIMIZE fragmented tables, compact marts in their layout, VACUUM")
     mt.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
     mt.set_defaults(func=cmd_maintain)
+
+    rk = sub.add_parser("rekey", help="after a PII key rotation: re-derive silver's hashes from bronze "
+                        "under the new key (CITYLAKE_PII_KEY)")  # fmt: skip
+    add_wait_arg(rk)
+    rk.set_defaults(func=cmd_rekey)
 
     d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")
     d.add_argument("--date", type=arg_date, default=DEMO_DATE)

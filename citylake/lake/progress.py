@@ -35,9 +35,14 @@ if TYPE_CHECKING:
 MANIFEST = "_manifest.json"
 
 
+# a row that makes ``target`` consume ``source`` again from the start; its ``version`` is the
+# target's version at the reset (an emptied silver table: see citylake.runs.rekey)
+RESET = "reset"
+
+
 @dataclass(frozen=True)
 class ProgressRow:
-    step: str  # bronze | silver | gold
+    step: str  # bronze | silver | gold | reset
     target: str  # the dataset that moved, e.g. silver.parking_occupancy
     source: str  # what it consumed, e.g. bronze.parking_occupancy
     upto: int | None  # the source version consumed through
@@ -57,9 +62,12 @@ class Progress:
     rows: list[ProgressRow] = field(default_factory=list)
 
     def consumed(self, target: str, source: str) -> int:
-        """How far ``target`` has consumed ``source`` (-1: not at all)."""
-        ups = [r.upto for r in self.rows if r.target == target and r.source == source and r.upto is not None]
-        return max(ups, default=-1)
+        """How far ``target`` has consumed ``source`` (-1: not at all), since its last reset."""
+        mine = [r for r in self.rows if r.target == target and r.source == source]
+        since = max((r.version for r in mine if r.step == RESET and r.version is not None), default=None)
+        if since is not None:  # rows from before the reset (a lower target version) no longer count
+            mine = [r for r in mine if r.version is not None and r.version >= since]
+        return max((r.upto for r in mine if r.upto is not None), default=-1)
 
     def changes(self, target: str, after: int) -> list[ProgressRow]:
         """Rows that moved ``target`` past version ``after``."""
@@ -153,7 +161,7 @@ def published_version(lake: Lake, mart: str, store: Store | None = None) -> int 
 
 @dataclass(frozen=True)
 class Owed:
-    step: str  # bronze | silver | gold | published
+    step: str  # bronze | silver | gold | reset | published
     target: str
     detail: str
     dates: frozenset[dt.date]

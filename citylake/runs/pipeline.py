@@ -169,7 +169,7 @@ def run_daily(
         raise RegistryError(problems)
     key = settings.pii_key()  # no key, no silver: fail before any work
     lake = Lake(settings.lake_root)
-    keyguard.check(lake, [c.contract for c in registry.contracts_in_use()], key)  # nor under another key
+    keyguard.check(lake, keyguard.hashed_contracts(registry), key)  # nor under another key
     run_id = new_run_id(date)
     with runlock.hold(lake, run_id, date, settings.lock_wait_s if wait_s is None else wait_s):
         if spark is None:
