@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := .cache/bin/minio
 
-.PHONY: help setup browser demo sql test test-fast lint typecheck run clean-lake bench airflow dictionary minio checkov
+.PHONY: help setup browser ldap demo sql test test-fast lint typecheck run clean-lake bench airflow dictionary minio checkov
 
 help:
 	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"
@@ -48,7 +48,18 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
 		{ echo "the page tests need Debian's chromium: sudo apt-get install chromium"; exit 1; }
 
-test: setup $(MINIO) browser
+# Debian's OpenLDAP server and tools for the SQL endpoint's tests (a real directory; each test
+# runs its own slapd on loopback), installed when missing. The package is told to configure no
+# directory of its own, and any slapd service it set up is stopped and disabled.
+ldap:
+	@if ! { command -v slapd || [[ -x /usr/sbin/slapd ]]; } >/dev/null || ! command -v ldapwhoami >/dev/null; then \
+		[[ $$(id -u) == 0 ]] || { echo "the SQL endpoint tests need Debian's slapd and ldap-utils: sudo make ldap"; exit 1; }; \
+		apt-get update -qq && echo "slapd slapd/no_configuration boolean true" | debconf-set-selections && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null || exit 1; \
+		{ service slapd stop; update-rc.d slapd disable; } >/dev/null 2>&1 || true; \
+	fi
+
+test: setup $(MINIO) browser ldap
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
@@ -78,7 +89,8 @@ airflow: setup
 	@echo "OpenLineage: $${OPENLINEAGE_URL:-files under the lake's _system/lineage (set OPENLINEAGE_URL for Marquez)}"
 	$(AIRFLOW_ENV) exec env $$($(BIN)/python -m citylake.engine.lineage) $(BIN)/airflow standalone
 
-# The SQL endpoint for BI tools: Spark's Thrift JDBC/ODBC server on 127.0.0.1:$${CITYLAKE_SQL_PORT:-10000}
+# The SQL endpoint for BI tools: Spark's Thrift JDBC/ODBC server on 127.0.0.1:$${CITYLAKE_SQL_PORT:-10000},
+# read-only, for the analyst role; it prints the embedded account's user and password file
 sql: setup
 	$(BIN)/citylake serve-sql
 

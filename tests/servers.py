@@ -150,30 +150,59 @@ class SparkStandalone:
             _stop(proc)
 
 
+# port -> (user, password) that hive_query logs in with by default
+LOGINS: dict[int, tuple[str, str]] = {}
+
+
 @contextmanager
-def sql_endpoint(lake_root: Path, workdir: Path) -> Iterator[int]:
-    """`citylake serve-sql` over ``lake_root`` on a free loopback port; yields the port."""
+def sql_endpoint(lake_root: Path, workdir: Path, args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 login: tuple[str, str] | None = None) -> Iterator[int]:  # fmt: skip
+    """`citylake serve-sql [args]` over ``lake_root`` on a free loopback port; yields the port.
+
+    ``login``: the (user, password) hive_query uses for it; by default the embedded account the
+    server made, from the `user: ...  password file: ...` line it prints (its secrets in
+    ``workdir``)."""
+    import re
     import sys
 
     port = free_port()
     log = workdir / "serve-sql.log"
-    env = {**os.environ, "CITYLAKE_LAKE_ROOT": str(lake_root)}
+    env = {**os.environ, "CITYLAKE_LAKE_ROOT": str(lake_root), "CITYLAKE_SQL_SECRETS_DIR": str(workdir / "secrets"),
+           **(env or {})}  # fmt: skip
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "citylake.cli", "serve-sql", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "citylake.cli", "serve-sql", "--port", str(port), *args],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)  # fmt: skip
     try:
         _wait("serve-sql", lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None,
               proc, log, timeout_s=300)  # fmt: skip
+        if login is None:
+            _wait("serve-sql's login line", lambda: "password file:" in log.read_text(), proc, log, timeout_s=30)
+            user, path = re.search(r"^user: (\S+)  password file: (\S+)$", log.read_text(), re.M).groups()
+            login = (user, Path(path).read_text().strip())
+        LOGINS[port] = login
         yield port
     finally:
+        LOGINS.pop(port, None)
         _stop(proc)
 
 
-def hive_query(port: int, sql: str) -> list[dict]:
-    """Rows of ``sql`` through a standard HiveServer2 client (PyHive, Superset's driver)."""
+def hive_connect(port: int, user: str | None = None, password: str | None = None, **kw):
+    """A standard HiveServer2 client (PyHive, Superset's driver), logged in as ``user`` (by
+    default the login sql_endpoint registered for the port)."""
     from pyhive import hive
 
-    cur = hive.connect(host="127.0.0.1", port=port, auth="NONE", username="analyst").cursor()
-    cur.execute(sql)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    if user is None:
+        user, password = LOGINS[port]
+    return hive.connect(host="127.0.0.1", port=port, auth="CUSTOM", username=user, password=password, **kw)
+
+
+def hive_query(port: int, sql: str, user: str | None = None, password: str | None = None) -> list[dict]:
+    """Rows of ``sql`` through a standard HiveServer2 client (PyHive, Superset's driver)."""
+    conn = hive_connect(port, user, password)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        conn.close()

@@ -130,7 +130,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_serve_sql(args: argparse.Namespace) -> int:
     from citylake.lake.sql_server import serve
 
-    serve(load_settings(), args.port, args.bind, args.with_bronze, args.refresh)
+    serve(load_settings(), args.port, args.bind, args.role, args.auth, args.refresh,
+          say=lambda line: print(line, flush=True))  # fmt: skip
     return EXIT_OK
 
 
@@ -191,7 +192,11 @@ def add_commands(sub: Any) -> None:
     sq.add_argument("--port", type=int, default=int(os.environ.get("CITYLAKE_SQL_PORT", "10000")),
                     help="port (default CITYLAKE_SQL_PORT, else 10000)")  # fmt: skip
     sq.add_argument("--bind", default="127.0.0.1", help="address to listen on (default loopback only)")
-    sq.add_argument("--with-bronze", action="store_true",
-                    help="also serve bronze, which holds personal data in clear (restricted: see README, 'Access')")  # fmt: skip
+    sq.add_argument("--role", choices=("analyst", "steward"), default="analyst",
+                    help="analyst (default): silver, gold, ops; steward: also bronze and quarantine, "
+                         "which hold personal data in clear (see README, 'Access')")  # fmt: skip
+    sq.add_argument("--auth", choices=("password", "ldap", "none"), default="",
+                    help="client login: ldap when CITYLAKE_SQL_LDAP_URL is set, else password (an embedded "
+                         "account under .cache/secrets); none only on loopback")  # fmt: skip
     sq.add_argument("--refresh", type=float, default=60.0, help="seconds between looks for new tables")
     sq.set_defaults(func=cmd_serve_sql)
