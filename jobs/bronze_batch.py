@@ -8,7 +8,9 @@ after, only where there is drift), so row-level validation adds no pass of its o
 
 Quarantine is committed before bronze: the bronze commit is the batch's "done" mark, and its
 userMetadata (batch id, run, logical date, the unit/feeds the gate held) is all silver needs
-to know what it owes. A replayed batch finds what its stopped run committed by the batch id.
+to know what it owes. Each commit also names the files it holds rows of, so a replayed batch
+writes only the files no earlier attempt committed (jobs/bronze_replay.py); jobs/bronze_retry.py
+decides when to replay and when to retry file by file.
 """
 
 from __future__ import annotations
@@ -23,15 +25,14 @@ from typing import TYPE_CHECKING, Any
 from citylake.config.registry import FeedContract
 from citylake.engine import delta_io, delta_log
 from citylake.engine.frames import local_frame
-from citylake.engine.storage import Store
 from citylake.lake import BRONZE_RECORDS, Lake, ledger, preflight
 from citylake.quality.gate import Expectation, duplicate_counts, evaluate, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.rowchecks import RowCheck, failure_sums, is_dropped, tag_rows
+from jobs import bronze_replay
 from jobs.bronze_read import CORRUPT, DRIFT, plan_reads, read_group
 from jobs.bronze_record import FileOutcome
 from jobs.bronze_transform import (
-    batch_id_for,
     drift_note,
     match_files,
     number_records,
@@ -178,7 +179,6 @@ def ingest_batch(
         )
         numbered = number_records(parsed, local_frame(spark, offsets, offsets_schema))
         good_total = sum(c[0] for c in counts.values())
-        bad_total = sum(c[1] for c in counts.values())
         bronze_path = lake.table("bronze", contract.contract)
         bronze, quarantined = split_batch(numbered, contract, run_id, batch_id, date, ingested_at)
         feeds: dict[tuple[str, str], FeedCounts] = {}
@@ -229,22 +229,26 @@ def ingest_batch(
                 "held": sorted([u, f] for (u, f), fc in feeds.items() if fc.held)}  # fmt: skip
         # Quarantine first: the bronze commit is the batch's "done" mark (silver reads its metadata).
         quarantine_path = lake.table("quarantine", BRONZE_RECORDS)
-        version = None
-        if replay_since_ms is not None:  # what the stopped run already committed
-            version = delta_log.find_commit(bronze_path, "batch_id", batch_id, replay_since_ms)
-        started_ms = int(time.time() * 1000) - 60_000  # Delta stamps commits with the same clock
-        if (
-            bad_total
-            and version is None
-            and (
-                replay_since_ms is None
-                or delta_log.find_commit(quarantine_path, "batch_id", batch_id, replay_since_ms) is None
-            )
-        ):
+        held_q: dict[str, int] = {}  # files whose rows an earlier attempt committed, and where
+        held_b: dict[str, int] = {}
+        if replay_since_ms is not None:
+            held_q = bronze_replay.committed(quarantine_path, batch_id, files, replay_since_ms)
+            held_b = bronze_replay.committed(bronze_path, batch_id, files, replay_since_ms)
+        started_ms = bronze_replay.since_now_ms()
+        bad_left = [lf for lf in files if counts.get(lf.rel, [0, 0])[1] and lf.rel not in held_q]
+        if bad_left:
+            if held_q:
+                quarantined = quarantined.where(~F.col("source_file").isin(list(held_q)))
             # one file of the few bad rows: repartition, as coalesce(1) would scan the whole batch in one task
-            delta_io.append(quarantined.repartition(1), quarantine_path, user_metadata=meta)
-        if good_total and version is None:
-            delta_io.append(bronze, bronze_path, user_metadata=meta, partition_by=("_logical_date",))
+            delta_io.append(quarantined.repartition(1), quarantine_path,
+                            user_metadata={**meta, "files": bronze_replay.tokens(bad_left)})  # fmt: skip
+        good_left = [lf for lf in files if counts.get(lf.rel, [0])[0] and lf.rel not in held_b]
+        version = max(held_b.values(), default=None)
+        if good_left:
+            if held_b:
+                bronze = bronze.where(~F.col("_source_file").isin(list(held_b)))
+            delta_io.append(bronze, bronze_path, partition_by=("_logical_date",),
+                            user_metadata={**meta, "files": bronze_replay.tokens(good_left)})  # fmt: skip
             version = delta_log.find_commit(bronze_path, "batch_id", batch_id, started_ms)
     finally:
         for f in cached:
@@ -268,86 +272,8 @@ def ingest_batch(
             lf.size,
             lf.sha256,
             batch_id,
-            version,
+            held_b.get(lf.rel, version),
             rows_dq_dropped=dropped,
             schema_drift=drift_note(contract, *drift.get(lf.rel, (set(), None))),
         )
     return BatchResult(out, feeds, suites, validation_s)
-
-
-def _storage_answers(lake: Lake, store: Store, files: list[preflight.LandedFile]) -> bool:
-    """After a batch failed: is the lake's storage there? If not, no file is to blame."""
-    try:
-        store.list_names(lake.zone("landing"))
-        return all(store.exists(lf.path) for lf in files[:1])
-    except Exception:
-        return False
-
-
-def ingest_isolated(
-    spark: SparkSession,
-    lake: Lake,
-    store: Store,
-    contract: FeedContract,
-    files: list[preflight.LandedFile],
-    batch_id: str,
-    run_id: str,
-    date: dt.date,
-    checks: list[RowCheck],
-    exps: list[Expectation],
-    gx: GxProject | None,
-    replay_since_ms: int | None = None,
-) -> BatchResult:
-    """Ingest a batch; if it fails, retry file by file so one bad delivery fails alone.
-
-    A failure while the storage does not answer is an outage, not a bad file: it stops the run
-    (the next run replays the pending batch) instead of setting files aside as failed.
-    """
-    ingested_at = dt.datetime.now()
-    try:
-        return ingest_batch(
-            spark,
-            lake,
-            contract,
-            files,
-            batch_id,
-            run_id,
-            date,
-            ingested_at,
-            checks,
-            exps,
-            gx,
-            replay_since_ms,
-        )
-    except Exception as exc:  # a Spark failure of any kind must not stop the other units
-        if not _storage_answers(lake, store, files):
-            raise
-        log.warning(
-            "batch %s failed (%s); retrying its %d files one by one",
-            batch_id,
-            ledger.short_error(exc),
-            len(files),
-        )
-        if len(files) == 1:
-            lf = files[0]
-            failed = FileOutcome(
-                lf.unit,
-                lf.feed,
-                lf.rel,
-                ledger.FAILED,
-                contract.contract,
-                f"ingest failed: {ledger.short_error(exc)}",
-                lf.records,
-                0,
-                # set aside whole (copied to quarantine/files); the next run retries it
-                lf.records,
-                lf.size,
-                lf.sha256,
-                batch_id,
-            )
-            return BatchResult({lf.rel: failed}, {}, [])
-    merged = BatchResult({}, {}, [])
-    for lf in files:
-        merged.merge(ingest_isolated(spark, lake, store, contract, [lf], batch_id_for(contract.contract, date, [lf]),
-                                      run_id, date, checks, exps, gx, replay_since_ms))  # fmt: skip
-    return merged

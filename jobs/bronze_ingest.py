@@ -10,9 +10,14 @@ Design notes:
 - Records that do not parse (wrong field count, unparseable values, broken JSON) are split off
   in the same pass and quarantined with their raw text and a reason.
 - Exactly-once: a batch id derived from its files' checksums names both of the batch's
-  commits (quarantine first, then bronze); the manifest records the batch as pending before
-  them, so a run that dies anywhere after that replays the same batch id and writes only what
-  it does not find among the commits made since.
+  commits (quarantine first, then bronze), and each commit names the files it holds; the
+  manifest records the batch as pending before them, so a run that dies anywhere after that
+  replays the same batch id and writes only what it does not find among the commits made
+  since. A batch that fails in process is replayed or retried the same way
+  (jobs/bronze_retry.py), and so is a failed file retried by a later run.
+- Only complete deliveries are read (citylake.lake.completeness): a file still being uploaded
+  is left in landing as ``waiting``. A storage fault stops the run (StorageFailure) before
+  anything is recorded against the units.
 - The bronze commit is the batch's record of itself: its userMetadata names the batch, its
   logical date and the unit/feeds the gate held, which is all silver needs to know what it
   owes (citylake.lake.progress).
@@ -32,13 +37,16 @@ from typing import TYPE_CHECKING, Any
 from citylake.config.registry import FeedContract, Registry
 from citylake.config.settings import load_settings
 from citylake.engine import delta_io, parallel
+from citylake.engine.faults import WatchedStore
 from citylake.engine.storage import Store, store_for
 from citylake.lake import ledger, preflight
 from citylake.quality.gate import evaluate, suite_expectations, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.suites import load_row_checks
-from jobs.bronze_batch import BatchResult, ingest_isolated
+from jobs.bronze_batch import BatchResult
 from jobs.bronze_record import FileOutcome, record, set_aside
+from jobs.bronze_replay import CLOCK_SLACK_MS
+from jobs.bronze_retry import ingest_isolated
 from jobs.bronze_transform import batch_id_for, bronze_properties, bronze_schema
 from jobs.context import JobRun
 
@@ -137,12 +145,15 @@ def run(
     validate: bool = True,
     scope: preflight.Scope | None = None,
     workers: int = 1,
+    settle_s: float | None = None,
 ) -> BronzeResult:
     """Ingest every new file landed for ``date``, ``workers`` contracts' batches at a time; safe
     to re-run any number of times, and to kill at any moment.
 
     ``validate=False`` runs without any data-quality work (no row tags, gate counts or GX); only
-    the benchmark uses it, to measure what validation adds to the job.
+    the benchmark uses it, to measure what validation adds to the job. ``settle_s``: how long a
+    file of a feed with the default completeness rule must stand unchanged (default:
+    CITYLAKE_LANDING_SETTLE_S).
     """
     spark, lake, registry, date, run_id = job
     store = store or store_for(lake.root)
@@ -166,17 +177,24 @@ def run(
     result.timings["setup_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    landed = preflight.discover(lake, store, registry, date.isoformat(), scope)
-    say(f"bronze: preflight of {len(landed)} landed files")
-    # files side by side: reading (local disk or S3), hashing and gunzip release the GIL
-    parallel.each(landed, lambda lf: preflight.check(lf, store), workers)
+    landed = preflight.discover(lake, store, registry, date.isoformat(), scope, settle_s)
+    waiting = [FileOutcome(lf.unit, lf.feed, lf.rel, ledger.WAITING, lf.contract, lf.waiting, bytes=lf.size)
+               for lf in landed if lf.waiting]  # fmt: skip
+    landed = [lf for lf in landed if not lf.waiting]
+    say(f"bronze: preflight of {len(landed)} landed files" + (f", {len(waiting)} still being delivered"
+                                                               if waiting else ""))  # fmt: skip
+    # files side by side: reading (local disk or S3), hashing and gunzip release the GIL.
+    # A read the storage failed is no file's fault: the run stops before judging any file.
+    watched = WatchedStore(store)
+    parallel.each(landed, lambda lf: preflight.check(lf, watched), workers)
+    watched.raise_if_faulted("storage failure while reading landed files in preflight")
     result.timings["preflight_s"] = time.perf_counter() - t1
 
     twins = {(s.unit, s.feed, s.sha256): s.file for s in state.values()
              if s.status in (ledger.LOADED, ledger.PENDING)}  # fmt: skip
     to_load: dict[str, list[preflight.LandedFile]] = defaultdict(list)  # contract -> files
     recovering: dict[str, list[preflight.LandedFile]] = defaultdict(list)  # batch id -> files
-    outcomes: list[FileOutcome] = []
+    outcomes: list[FileOutcome] = list(waiting)
     held_aside: list[FileOutcome] = []
     for lf in sorted(landed, key=lambda f: f.rel):
         status, reason = _classify(lf, state, twins)
@@ -236,8 +254,11 @@ def run(
             exps[contract.contract], gx, replays.get(bid),
         )  # fmt: skip
 
-    # a batch a stopped run began: its writes, if any, are no older than its pending record
-    replays = {bid: _epoch_ms(state[fs[0].rel].recorded_at) for bid, fs in recovering.items()}
+    # A batch a stopped run began, or one holding a file an earlier run began and failed: no
+    # commit holding its files' rows is older than their first pending record.
+    begun = {bid: [at for lf in fs if lf.rel in state and (at := state[lf.rel].pending_at)] for bid, fs in batches}
+    replays = {bid: _epoch_ms(min(at)) for bid, at in begun.items() if at}
+    replays |= {bid: 1 for bid in recovering if bid not in replays}  # no time known: every commit
 
     for batch in parallel.each(list(enumerate(batches, start=1)), ingest, workers):
         merged.merge(batch)
@@ -270,7 +291,7 @@ def run(
 def _epoch_ms(at: dt.datetime | None) -> int:
     if at is None:
         return 1  # unknown: look through every commit
-    return int(at.timestamp() * 1000) - 60_000  # a minute of slack for clocks
+    return int(at.timestamp() * 1000) - CLOCK_SLACK_MS
 
 
 def _dq_rows(result: BronzeResult, run_id: str, date: dt.date) -> list[dict[str, Any]]:

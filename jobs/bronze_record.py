@@ -6,7 +6,8 @@ because its rows are already there:
 1. set-aside files: copied to quarantine/files, then one row each in quarantine.rejected_files
    (decided by content, so a re-run decides the same; rows already recorded are not repeated);
 2. the ledger: one row per file outcome (an outcome already recorded by a crashed run is not
-   repeated), plus this run's ``skipped`` rows;
+   repeated), plus this run's ``skipped`` and ``waiting`` rows (deliveries not complete yet,
+   left in landing and kept out of the manifest: they decide nothing about the file);
 3. per unit/feed DQ results;
 4. a progress row for the ledger and DQ results, which the health mart is built from;
 5. the manifest's final event per file: from here on a file is done.
@@ -21,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from citylake.engine import delta_log
+from citylake.engine import delta_log, fence
 from citylake.engine.storage import Store
 from citylake.lake import DQ_RESULTS, FILE_MANIFEST, REJECTED_FILES, RUN_LEDGER, Lake, ledger, progress
 
@@ -75,6 +76,7 @@ def set_aside(
     for o in outcomes:
         unit, feed, day, name = o.file.split("/")
         copy = lake.rejected_file_copy(day, unit, feed, name)
+        fence.check(f"copying {o.file} to quarantine")
         store.copy(f"{lake.zone('landing')}/{o.file}", copy)
         if (o.file, o.sha256, o.status) in done:
             continue  # recorded by a run that died before it finished
@@ -108,7 +110,7 @@ def record(
     """Steps 2-5 of the module doc: ledger, DQ results, progress, then the manifest."""
     now = dt.datetime.now()
     keys = ("file", "sha256", "status", "batch_id")
-    final = [o for o in outcomes if o.status != ledger.SKIPPED]
+    final = [o for o in outcomes if o.status not in ledger.PER_RUN_STATUSES]
     done = _already(lake, RUN_LEDGER, keys, date) if final else set()
     rows = [
         {
@@ -136,7 +138,7 @@ def record(
             "schema_drift": o.schema_drift,
         }
         for o in outcomes
-        if o.status == ledger.SKIPPED or (o.file, o.sha256, o.status, o.batch_id) not in done
+        if o.status in ledger.PER_RUN_STATUSES or (o.file, o.sha256, o.status, o.batch_id) not in done
     ]
     ledger.append_rows(lake, "_system", RUN_LEDGER, rows, txn_app_id=f"ledger:{run_id}")
     ledger.append_rows(lake, "_system", DQ_RESULTS, dq_rows, txn_app_id=f"dq:{run_id}")

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from citylake.config.registry import MartDoc, Registry
 from citylake.config.settings import load_settings
-from citylake.engine import delta_io, delta_log, parallel
+from citylake.engine import delta_io, delta_log, fence, parallel
+from citylake.engine.faults import StorageFailure, fault_evidence, storage_fault
 from citylake.engine.frames import key_hashes, local_frame, significant
 from citylake.lake import Lake, progress
 from citylake.lake.ledger import short_error
@@ -174,6 +175,7 @@ def compact(spark: SparkSession, path: str, doc: MartDoc, max_files: int = 64) -
         return False
     current = delta_io.scan(spark, path)
     rows = current.count()
+    fence.check(f"compacting {path}")
     arrange(current, doc, rows).write.format("delta").mode("overwrite").option("dataChange", "false").save(
         path
     )
@@ -235,6 +237,7 @@ def publish_mart(
         if doc.date_column:  # only the rebuilt days are replaced
             days = ", ".join(f"DATE'{d.isoformat()}'" for d in dates)
             writer = writer.option("replaceWhere", f"{doc.date_column} IN ({days})")
+        fence.check(f"publishing {path}")
         writer.save(path)
         compact(spark, path, doc)
         version = delta_log.latest_version(path)
@@ -302,6 +305,9 @@ def run(
             if pub.status in ("unchanged", "empty"):
                 pub = catch_up(spark, lake, doc, run_id) or pub
         except Exception as exc:  # one mart's failure must not stop the others
+            if fault := storage_fault(exc):  # but a storage fault is no mart's: the run stops
+                raise StorageFailure(f"storage failure while building gold.{doc.mart}: {fault}: "
+                                     f"{fault_evidence(exc)}") from exc  # fmt: skip
             return Publication.refused(spark, "gold", f"gold.{doc.mart}", lake.table("gold", doc.mart),
                                        f"build failed: {short_error(exc)}"), None, []  # fmt: skip
         if pub.status == "failed":

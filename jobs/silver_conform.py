@@ -26,6 +26,7 @@ from citylake.config.layers import (
 )
 from citylake.config.registry import FeedContract
 from citylake.engine import delta_io, delta_log, parallel
+from citylake.engine.faults import StorageFailure, fault_evidence, storage_fault
 from citylake.engine.frames import local_frame
 from citylake.engine.storage import store_for
 from citylake.lake import DQ_ROWS, Lake, keyguard, progress, reference
@@ -311,6 +312,9 @@ def run(
                 expectations_dir, coord_systems(registry, name), codes, register,
             )  # fmt: skip
         except Exception as exc:  # one contract's failure must not stop the others
+            if fault := storage_fault(exc):  # but a storage fault is no contract's: the run stops
+                raise StorageFailure(f"storage failure while promoting silver.{name}: {fault}: "
+                                     f"{fault_evidence(exc)}") from exc  # fmt: skip
             pub = Publication.refused(spark, "silver", f"silver.{name}", lake.table("silver", name),
                                       f"promotion failed: {short_error(exc)}", item.batch_ids)  # fmt: skip
             outcome, dates, row = None, set(), None

@@ -15,7 +15,7 @@ from citylake.config.layers import (
     silver_columns,
 )
 from citylake.config.registry import FeedContract
-from citylake.engine import delta_io, delta_log
+from citylake.engine import delta_io, delta_log, fence
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -68,6 +68,7 @@ def merge(
         # Partition predicate: MERGE only scans the days this increment touches.
         days = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
         cond += f" AND t.event_date = s.event_date AND t.event_date IN ({days})"
+        fence.check(f"merging into {path}")
         (
             DeltaTable.forPath(spark, path)
             .alias("t")
@@ -158,6 +159,7 @@ def merge_scd2(
             acting.where("__new_version").select("*", *[F.lit(None).cast("string").alias(m) for m in mk])
         )
         cond = " AND ".join(f"t.`{k}` = s.`{m}`" for k, m in zip(keys, mk, strict=True)) + " AND t.is_current"
+        fence.check(f"merging into {path}")
         (
             table.alias("t")
             .merge(staged.alias("s"), cond)

@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-# 0 ok, 1 anything else, 2 usage or config error, 3 partial or incomplete, 4 the lake is busy
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY = 0, 1, 2, 3, 4
+# 0 ok, 1 anything else, 2 usage or config error, 3 partial or incomplete, 4 the lake is busy (or
+# the run lost its lock to another run), 5 infrastructure failure: the storage failed under the run
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY, EXIT_INFRA = 0, 1, 2, 3, 4, 5
 
 
 def arg_date(value: str) -> dt.date:
@@ -75,6 +76,11 @@ def print_run(console: Any, report: Any) -> None:
         console.print(f"[red]{f.status}[/red] {f.file}: {f.reason}")
     if len(problems) > 20:
         console.print(f"... and {len(problems) - 20} more; see ops.run_ledger")
+    waiting = [f for f in files if f.status == "waiting"]  # not complete yet: a later run loads them
+    for f in waiting[:20]:
+        console.print(f"[yellow]waiting[/yellow] {f.file}: {f.reason}")
+    if len(waiting) > 20:
+        console.print(f"... and {len(waiting) - 20} more waiting; see ops.run_ledger")
     for v in report.held_feeds:
         console.print(f"[red]held[/red] {v.unit}/{v.feed}: not promoted to silver, {v.reason()}")
     for o in report.owed:

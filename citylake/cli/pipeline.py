@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -113,6 +114,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     reports = generate(reg, args.date, args.scale, None, lake)
     say(f"landed {len(reports)} files, {sum(r.records for r in reports):,} records")
+    # the generator just wrote every file whole (each by an atomic rename): none needs to settle
+    settings = dataclasses.replace(settings, landing_settle_s=0)
     report = run_daily(args.date, settings, registry=reg, progress=say, wait_s=args.wait)
     print_run(console, report)
     print_catalog_summary(console, lake)

@@ -47,6 +47,9 @@ class Settings:
     concurrency: int = 4
     # seconds a run waits for another run holding the lake's lock before it gives up (0: at once)
     lock_wait_s: float = 0.0
+    # a landed file of a feed with the "settled" completeness rule (the default) is loaded once it
+    # has not changed for this long; a unit file may set its own (complete_when.settle_s)
+    landing_settle_s: float = 120.0
     # OpenLineage events from Spark and from citylake's steps (CITYLAKE_LINEAGE=off: none); they
     # go to OPENLINEAGE_URL when it is set, else to files in lineage_dir
     lineage: bool = True
@@ -132,6 +135,7 @@ def load_settings() -> Settings:
         delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE", ""),
         concurrency=concurrency,
         lock_wait_s=float(_int("CITYLAKE_LOCK_WAIT", "0", " (seconds to wait for another run)")),
+        landing_settle_s=float(_int("CITYLAKE_LANDING_SETTLE_S", "120", " (seconds a landed file must stand unchanged)")),
         pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
         lineage=_choice("CITYLAKE_LINEAGE", "on", ("on", "off")) == "on",
         lineage_dir=_env("CITYLAKE_LINEAGE_DIR", ""),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from citylake.engine import fence
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
@@ -56,6 +58,7 @@ def _create(
         [f.with_metadata({"comment": notes[f.name]}) if notes.get(f.name) else f for f in arrow]
     )
     uri, options = delta_rs_location(path)
+    fence.check(f"creating {path}")
     DeltaTable.create(uri, schema=arrow, partition_by=list(partition_by) or None, description=comment,
                       configuration=properties or None, storage_options=options, mode="ignore")  # fmt: skip
     _write_first_checksum(path)
@@ -92,6 +95,7 @@ def _add_missing_columns(spark: SparkSession, path: str, schema: StructType) -> 
     have = set(delta_log.field_names(path))
     missing = [f for f in schema.fields if f.name not in have]
     if missing:
+        fence.check(f"adding columns to {path}")
         cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({cols})")
 
@@ -106,6 +110,7 @@ def set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -
     have = DeltaTable(uri, storage_options=options).metadata().configuration
     changed = {k: v for k, v in properties.items() if have.get(k) != v}
     if changed:
+        fence.check(f"setting properties of {path}")
         pairs = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(changed.items()))
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({pairs})")
 
@@ -139,6 +144,7 @@ def append(
         writer = writer.option("txnAppId", txn_app_id).option("txnVersion", txn_version)
     if user_metadata:
         writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True))
+    fence.check(f"appending to {path}")
     writer.save(path)
 
 

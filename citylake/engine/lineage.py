@@ -305,7 +305,7 @@ def emit_bronze(em: Emitter, lake: Any, bronze: Any, started: dt.datetime) -> No
     """``citylake.bronze.<contract>``: the landing files a run read, into bronze and quarantine."""
     by_contract: dict[str, list[Any]] = {}
     for f in bronze.files:
-        if f.contract and f.status != "skipped":  # skipped: an earlier run loaded it
+        if f.contract and f.status not in ("skipped", "waiting"):  # an earlier run loaded it; not read yet
             by_contract.setdefault(f.contract, []).append(f)
     for contract, files in sorted(by_contract.items()):
         loaded = [f for f in files if f.bronze_version is not None]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,20 @@ from typing import IO, Any, Protocol
 class FileInfo:
     path: str
     size: int
+    # seconds since its last change, by the clock of the host that changed it (local files:
+    # this host's); None on an object store, where an object is visible only once its upload
+    # completed, so it never needs to settle
+    age_s: float | None = None
+
+
+# In-progress uploads: hidden names (".x", "_x", rsync's ".x.AbC123") and the temporary suffixes
+# of common upload tools (WinSCP's .filepart, browsers' and scripts' .part and .tmp)
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".filepart")
+
+
+def is_hidden(name: str) -> bool:
+    """A name discovery never picks up: an upload in progress, or a marker."""
+    return name.startswith((".", "_")) or name.lower().endswith(TEMPORARY_SUFFIXES)
 
 
 class Store(Protocol):
@@ -44,11 +60,17 @@ class LocalStore:
         p = Path(prefix)
         if not p.is_dir():
             return []
-        return [
-            FileInfo(str(c), c.stat().st_size)
-            for c in sorted(p.iterdir())
-            if c.is_file() and not c.name.startswith((".", "_"))
-        ]
+        now, out = time.time(), []
+        for c in sorted(p.iterdir()):
+            if is_hidden(c.name):
+                continue
+            try:
+                st = c.stat()
+            except FileNotFoundError:
+                continue  # renamed or removed since the listing: not there
+            if stat.S_ISREG(st.st_mode):
+                out.append(FileInfo(str(c), st.st_size, max(0.0, now - st.st_mtime)))
+        return out
 
     def list_names(self, prefix: str, start_after: str | None = None) -> list[str]:
         """Every entry's name under ``prefix`` (hidden ones too), sorted; those after ``start_after``."""
@@ -142,7 +164,7 @@ class S3Store:
         for page in self._pages(prefix, "/"):
             for obj in page.get("Contents", []):
                 name = obj["Key"].rsplit("/", 1)[-1]
-                if name and not name.startswith((".", "_")):
+                if name and not is_hidden(name):
                     out.append(FileInfo(f"{scheme}://{bucket}/{obj['Key']}", int(obj["Size"])))
         return sorted(out, key=lambda f: f.path)
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citylake.engine import delta_io
-from citylake.lake import PUBLICATIONS, Lake, ledger
+from citylake.engine import delta_io, fence
 from citylake.engine.storage import store_for
+from citylake.lake import PUBLICATIONS, Lake, ledger
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -75,6 +75,7 @@ def staging_path(lake: Lake, layer: str, name: str) -> str:
 def stage(df: DataFrame, lake: Lake, layer: str, name: str) -> str:
     """Write the candidate (overwriting the previous candidate) and return where it is."""
     path = staging_path(lake, layer, name)
+    fence.check(f"staging {path}")
     df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
     return path
 
@@ -120,6 +121,7 @@ def snapshot(
     counted = delta_io.row_count(gold_path, version)
     rows = counted if counted is not None else df.count()
     # the mart's own layout (files per district, sorted on what readers filter by)
+    fence.check(f"exporting {target}")
     arrange(df, rows).write.mode("overwrite").option("compression", "zstd").parquet(target)
     files = []
     for info in sorted(store.list_files(target), key=lambda f: f.path):
@@ -145,6 +147,7 @@ def snapshot(
         "files": files,
     }
     # The manifest is written last and in one PUT/rename: readers see the old or the new snapshot.
+    fence.check(f"the manifest of {base}")
     store.write_bytes(
         f"{base}/{MANIFEST}", (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode()
     )

@@ -18,7 +18,7 @@ from importlib import metadata, resources
 from typing import Any
 
 from citylake.domain import districts
-from citylake.engine import delta_log
+from citylake.engine import delta_log, fence
 from citylake.engine.frames import local_frame
 from citylake.lake import Lake
 
@@ -70,6 +70,7 @@ def division_codes(lake: Lake) -> frozenset[str]:
         table = None
     if table is None or table.num_rows == 0 or table.column("source")[0].as_py() != stdnum_source():
         rows = stdnum_divisions()
+        fence.check(f"writing {uri}")
         write_deltalake(uri, pa.Table.from_pylist(rows), mode="overwrite", schema_mode="overwrite",
                         storage_options=options)  # fmt: skip
         codes = {r["code"] for r in rows}
@@ -117,6 +118,7 @@ def crosswalk(lake: Lake) -> dict[str, str]:
     if not stored or stored[0]["source"] != digest:
         rows = [{**r, "source": digest} for r in csv.DictReader(io.StringIO(shipped.decode("utf-8")))]
         uri, options = delta_rs_location(lake.table("_system", CROSSWALK_TABLE))
+        fence.check(f"writing {uri}")
         write_deltalake(uri, pa.Table.from_pylist(rows), mode="overwrite", schema_mode="overwrite",
                         storage_options=options)  # fmt: skip
         return {r["retired_code"]: r["successor_code"] for r in rows}

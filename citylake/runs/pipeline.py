@@ -9,6 +9,7 @@ after a crash, a retry or a backfill finishes whatever an earlier run left undon
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from citylake.config.registry import Registry, RegistryError, load_registry
 from citylake.config.settings import Settings, load_settings
-from citylake.engine import lineage
+from citylake.engine import fence, lineage
+from citylake.engine.faults import StorageFailure, fault_evidence, storage_fault
 from citylake.lake import DQ_RESULTS, RUNS, Lake, keyguard, ledger, progress, runlock
 from citylake.lake.preflight import Scope
 from jobs.context import JobRun
@@ -178,14 +180,38 @@ def run_daily(
             spark = get_spark("citylake-daily", settings)
         em = lineage.Emitter(settings, "daily", run_id, date)
         em.start()
+        started = dt.datetime.now()
         try:
             report = _run_daily(spark, settings, registry, lake, key, date, run_id, say, scope, marts, em)
         except BaseException as exc:
             em.finish(exc)
+            if isinstance(exc, Exception) and (failure := infrastructure_failure(lake, run_id, date, started, exc)):
+                raise failure from exc
             raise
         em.finish()
         report.lineage = lineage.destination(settings)
         return report
+
+
+INFRASTRUCTURE_FAILURE = "infrastructure_failure"  # the run's status in ops.runs when the storage failed
+
+
+def infrastructure_failure(
+    lake: Lake, run_id: str, date: dt.date, started: dt.datetime, exc: Exception
+) -> StorageFailure | None:
+    """A storage fault under the run, as a StorageFailure recorded in ops.runs; None for any other
+    error. Nothing is recorded against the units: their files stay pending for the next run."""
+    fault = storage_fault(exc)
+    if fault is None:
+        return None
+    failure = exc if isinstance(exc, StorageFailure) else StorageFailure(
+        f"storage failure: {fault}: {fault_evidence(exc)}")  # fmt: skip
+    row = {"run_id": run_id, "logical_date": date, "status": INFRASTRUCTURE_FAILURE, "started_at": started,
+           "finished_at": dt.datetime.now(), "detail": json.dumps({"error": str(failure)}, ensure_ascii=False)}  # fmt: skip
+    # the storage may still be failing: the run's "running" row then stays its last word
+    with contextlib.suppress(Exception):
+        ledger.append_rows(lake, "_system", RUNS, [row], txn_app_id=f"runs:{run_id}")
+    return failure
 
 
 def _run_daily(
@@ -220,6 +246,7 @@ def _run_daily(
         gx=gx,
         scope=scope,
         workers=settings.concurrency,
+        settle_s=settings.landing_settle_s,
     )
     report = RunReport(run_id, date, bronze, timings={"bronze_s": time.perf_counter() - t0})
     lineage.emit_bronze(em, lake, bronze, started)
@@ -244,6 +271,9 @@ def _run_daily(
     report.timings["gold_s"] = time.perf_counter() - t2
     _record_run(spark, lake, report, run_id, date)
     report.owed = progress.owed(lake, registry, contracts, None if marts else [])
+    if waiting := [f for f in bronze.files if f.status == ledger.WAITING]:  # a later run of the day loads them
+        report.owed.insert(0, progress.Owed("bronze", "bronze", f"{len(waiting)} landed file(s) still being "
+                                            "delivered, left in landing", frozenset({date})))  # fmt: skip
     ledger.append_rows(
         lake,
         "_system",
@@ -253,6 +283,7 @@ def _run_daily(
     )
     t3 = time.perf_counter()
     say("step: docs")
+    fence.check("the Data Docs")
     suites = [*bronze.suites, *report.silver.suites, *(report.gold.suites if report.gold else [])]
     report.docs = str(gx.build_docs([o.result_key for o in suites], missing=True))
     report.timings["docs_s"] = time.perf_counter() - t3

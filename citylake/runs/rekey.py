@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from citylake.config.registry import Registry, load_registry
 from citylake.config.settings import Settings, load_settings
 from citylake.domain import pii
-from citylake.engine import delta_log
+from citylake.engine import delta_log, fence
 from citylake.lake import Lake, keyguard, progress, runlock
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def rekey(
             say(
                 f"silver.{contract}: hashes under key {old} removed; rebuilt from bronze under {new} by the next run"
             )
+            fence.check(f"emptying silver.{contract}")
             spark.sql(f"DELETE FROM delta.`{path}`")
             emptied = delta_log.latest_version(path)
             reset = progress.ProgressRow(progress.RESET, f"silver.{contract}", f"bronze.{contract}", None, emptied,

@@ -238,6 +238,7 @@ def maintain(ds: str) -> dict[str, Any]:
 
 
 def _maintain(spark: Any, registry: Any, lake: Any) -> dict[str, Any]:
+    from citylake.engine import fence
     from citylake.engine.storage import store_for
     from citylake.lake.catalog import lake_tables
     from jobs.gold_publish import compact
@@ -248,6 +249,7 @@ def _maintain(spark: Any, registry: Any, lake: Any) -> dict[str, Any]:
         fragmented = files is not None and files[0] > SMALL_FILES
         # the ledger's many small appends included; a table with few files is left alone
         if t.zone in ("silver", "quarantine", "_system") and fragmented:
+            fence.check(f"optimizing {t.qualified}")
             spark.sql(f"OPTIMIZE delta.`{t.path}`")
             done["optimized"].append(t.qualified)
         elif (
@@ -258,11 +260,13 @@ def _maintain(spark: Any, registry: Any, lake: Any) -> dict[str, Any]:
             done["optimized"].append(t.qualified)
         if t.zone in ("silver", "gold", "quarantine", "_system"):
             # LITE: candidates come from the log, not from listing every file of the table
+            fence.check(f"vacuuming {t.qualified}")
             spark.sql(f"VACUUM delta.`{t.path}` LITE RETAIN {VACUUM_RETENTION_HOURS} HOURS")
             done["vacuumed"].append(t.qualified)
     store, staging = store_for(lake.root), lake.table("_system", "staging")
     for layer in store.list_dirs(staging):
         for name in store.list_dirs(f"{staging}/{layer}"):
+            fence.check(f"vacuuming staging {layer}.{name}")
             spark.sql(f"VACUUM delta.`{staging}/{layer}/{name}` LITE RETAIN {VACUUM_RETENTION_HOURS} HOURS")
             done["staging_vacuumed"].append(f"{layer}.{name}")
     return done
