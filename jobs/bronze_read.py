@@ -87,9 +87,8 @@ def _csv_reason(group: ReadGroup) -> Column:
         per_field.append(
             F.when(
                 F.col(canonical).isNull() & ~token.isin("", *group.null_values),  # a marker is no error
-                F.concat(
-                    F.lit(f"field '{source}' (column {i + 1}): cannot parse '"), token, F.lit(f"' as {ctype}")
-                ),
+                # the value itself stays in raw_text: a reason is shown where values must not be
+                F.lit(f"field '{source}' (column {i + 1}): cannot parse as {ctype}"),
             )
         )
     n = F.size(tokens)
@@ -114,7 +113,7 @@ def _json_reason(group: ReadGroup) -> Column:
         per_field.append(
             F.when(
                 F.col(canonical).isNull() & raw.isNotNull() & ~raw.isin(*group.null_values),
-                F.concat(F.lit(f"field '{source}': cannot parse "), raw, F.lit(f" as {ctype}")),
+                F.lit(f"field '{source}': cannot parse as {ctype}"),  # the value stays in raw_text
             )
         )
     broken = F.get_json_object(F.col(CORRUPT), "$").isNull()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -113,8 +114,17 @@ def match_files(stats: list[Any], files: list[preflight.LandedFile]) -> dict[str
     return out
 
 
+# a key shown in a drift note: a plain field name; any other key may be a value (a map keyed by
+# resident ID, a name), so it is counted, never shown
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
 def drift_note(contract: FeedContract, keys: set[str], first: int | None) -> str | None:
     if not keys:
         return None
-    return (f"new keys {sorted(keys)} not in contract {contract.contract} v{contract.version}, first in "
+    shown = sorted(k for k in keys if _PLAIN_KEY.match(k))
+    hidden = len(keys) - len(shown)
+    other = f"{hidden} key(s) that are not plain names (not shown)"
+    named = (f"new keys {shown}" + (f" and {other}" if hidden else "")) if shown else f"new {other}"
+    return (f"{named} not in contract {contract.contract} v{contract.version}, first in "
             f"record {first}; their values were not loaded")  # fmt: skip

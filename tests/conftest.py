@@ -17,6 +17,8 @@ from citylake.lake import Lake
 DAY = dt.date(2026, 11, 20)
 # A fixed, test-only HMAC key (never a real one): subprocesses inherit it, hashes are reproducible.
 os.environ.setdefault("CITYLAKE_PII_KEY", "citylake-tests-only-not-a-secret")
+# Tests land files and load them at once: no settling time unless a test asks for one.
+os.environ.setdefault("CITYLAKE_LANDING_SETTLE_S", "0")
 FIGURES: list[str] = []
 
 
@@ -85,10 +87,21 @@ def demo_lake(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_sql(demo_lake, tmp_path_factory):
-    """The SQL endpoint (`citylake serve-sql`) over the demo lake: (lake root, port)."""
+def directory(tmp_path_factory):
+    """A real LDAP directory (slapd on loopback): analyst1 in analysts, steward1 in stewards."""
+    from directory import slapd
+
+    with slapd(tmp_path_factory.mktemp("ldap"), {"analysts": ["analyst1"], "stewards": ["steward1"]}) as d:
+        yield d
+
+
+@pytest.fixture(scope="session")
+def demo_sql(demo_lake, directory, tmp_path_factory):
+    """The SQL endpoint (`citylake serve-sql`, analyst role) over the demo lake, logging users
+    in against the directory; hive_query logs in as analyst1: (lake root, port)."""
     from servers import sql_endpoint
 
     root, _ = demo_lake
-    with sql_endpoint(root, tmp_path_factory.mktemp("sql")) as port:
+    login = ("analyst1", directory.passwords["analyst1"])
+    with sql_endpoint(root, tmp_path_factory.mktemp("sql"), env=directory.env(), login=login) as port:
         yield root, port

@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from citylake.engine import delta_io
+from citylake.engine import delta_io, fence
 from citylake.lake import (
     BRONZE_RECORDS,
     DQ_RESULTS,
@@ -47,6 +48,10 @@ LOADED, REJECTED, DUPLICATE, CONFLICT, FAILED, PENDING, SKIPPED = (
     "pending",
     "skipped",
 )
+# a delivery not complete yet (citylake.lake.completeness): left in landing, in the ledger only
+WAITING = "waiting"
+# recorded in the run's ledger rows, never in the manifest: they decide nothing about the file
+PER_RUN_STATUSES = (SKIPPED, WAITING)
 # statuses that make a run partial: someone has to look at them
 PROBLEM_STATUSES = (REJECTED, CONFLICT, FAILED)
 
@@ -145,10 +150,16 @@ def record_of(obj: Any, fields: tuple[str, ...], optional: frozenset[str] = froz
     return {k: v for k, v in values if k not in optional or v not in (None, "")}
 
 
+# A quoted literal in an error text is often a record's value (Spark's "The value '...' of the
+# type ...", Python's "invalid literal for int(): '...'"); names Spark quotes with backticks.
+_QUOTED = re.compile(r"(?<![A-Za-z0-9])'[^'\n]*'(?![A-Za-z0-9])")
+
+
 def short_error(exc: BaseException) -> str:
-    """The first line of an error, for a ledger or publication reason."""
+    """The first line of an error, for a ledger or publication reason; quoted literals left out,
+    as they may be values (reasons are shown where values must not be)."""
     text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:500]
+    return _QUOTED.sub("'…'", text[0] if text else type(exc).__name__)[:500]
 
 
 def quarantine_origin(run_id: str, date: dt.date, contract: str) -> list[Any]:
@@ -214,6 +225,7 @@ def append_rows(
         [{f.name: _aware(r.get(f.name)) for f in schema} for r in rows], schema=schema
     )
     commit = CommitProperties(app_transactions=[Transaction(txn_app_id, 1)]) if txn_app_id else None
+    fence.check(f"appending to {zone}.{name}")
     write_deltalake(uri, data, mode="append", schema_mode="merge", configuration=APPEND_ONLY,
                     storage_options=options, commit_properties=commit)  # fmt: skip
 
@@ -234,6 +246,8 @@ class FileState:
     unit: str
     feed: str
     recorded_at: dt.datetime | None = None
+    # its first pending event with this content: whatever any batch wrote of it is no older
+    pending_at: dt.datetime | None = None
 
 
 def read_rows(
@@ -249,14 +263,19 @@ def manifest_state(lake: Lake, since: dt.date) -> dict[str, FileState]:
     """Newest manifest event per file, for files of logical dates from ``since`` on."""
     cols = ["file", "sha256", "status", "batch_id", "bronze_version", "unit", "feed", "recorded_at"]
     newest: dict[str, tuple[Any, bool, dict[str, Any]]] = {}
+    pending: dict[tuple[str, str], dt.datetime] = {}  # (file, sha256) -> its first pending event
     for r in read_rows(lake, "_system", FILE_MANIFEST, cols, [("logical_date", ">=", since)]):
         # On a timestamp tie the final state beats the pending intent.
         rank = (r["recorded_at"], r["status"] != PENDING)
         if r["file"] not in newest or rank > newest[r["file"]][:2]:
             newest[r["file"]] = (*rank, r)
+        if r["status"] == PENDING and r["recorded_at"]:
+            key = (r["file"], r["sha256"])
+            pending[key] = min(r["recorded_at"], pending.get(key, r["recorded_at"]))
     return {
         f: FileState(
-            r["file"], r["sha256"], r["status"], r["batch_id"], r["bronze_version"], r["unit"], r["feed"]
+            r["file"], r["sha256"], r["status"], r["batch_id"], r["bronze_version"], r["unit"], r["feed"],
+            r["recorded_at"], pending.get((f, r["sha256"])),
         )
         for f, (_, _, r) in newest.items()
     }

@@ -2,35 +2,44 @@
 
 One streaming pass over each delivered file computes its checksum, proves it decompresses and
 decodes in the declared encoding, checks its header against the feed contract, and counts its
-records independently of Spark (the ``landed`` side of the ledger invariant). A file that fails
-here is rejected with a reason naming the file, line and field; it never reaches a Spark job, so
-one unit's broken delivery cannot fail the read of the others.
+records the way Spark will read them, independently of Spark (the ``landed`` side of the ledger
+invariant). A file that fails here is rejected with a reason naming the line and field, never a
+value; it never reaches a Spark job, so one unit's broken delivery cannot fail the others.
+
+No file can stop the run or exhaust the driver: memory is bounded by the feed's limits
+(preflight_stream), and any error while checking a file becomes that file's rejection.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import hashlib
-import io
-import json
-import zlib
+import contextlib
+import logging
+import tempfile
+import traceback
 from dataclasses import dataclass, field
 
-from citylake.lake import Lake
-from citylake.config.registry import Feed, FeedContract, Registry
+from citylake.config.registry import Completeness, Feed, Registry
+from citylake.config.settings import load_settings
 from citylake.engine.storage import FileInfo, Store
+from citylake.lake import Lake, completeness
+from citylake.lake.preflight_formats import Checked, NoHeader, check_csv, check_jsonl, check_parquet
+from citylake.lake.preflight_stream import (
+    CSV_BLANK,
+    EMPTY,
+    SPACES,
+    Limits,
+    Lines,
+    RawFile,
+    ReadFailed,
+    Rejected,
+    StreamRejected,
+    content,
+)
 
-CHUNK = 1 << 20
-ARROW_COMPATIBLE = {
-    "string": ("string", "large_string"),
-    "int": ("int8", "int16", "int32", "uint8", "uint16"),
-    "long": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"),
-    "double": ("float", "double", "halffloat", "float32", "float64", "float16"),
-    "boolean": ("bool",),
-    "date": ("date32[day]", "date32", "date64"),
-    "timestamp": ("timestamp",),
-}
+log = logging.getLogger(__name__)
+# Hadoop's path parser refuses ':' in a file name; the others make Spark's reader take the name
+# for a glob pattern, which finds no file, or other files
+SPARK_UNSAFE = ":*?[]{}\\"
 
 
 @dataclass
@@ -48,6 +57,8 @@ class LandedFile:
     reason: str | None = None
     # Canonical column names in the order (or under the keys) the file carries them.
     source_columns: list[tuple[str, str]] = field(default_factory=list)
+    # why the delivery is not complete yet (citylake.lake.completeness); such a file is not read
+    waiting: str | None = None
 
     @property
     def contract(self) -> str | None:
@@ -87,10 +98,19 @@ class Scope:
 
 
 def discover(
-    lake: Lake, store: Store, registry: Registry, date: str, scope: Scope | None = None
+    lake: Lake,
+    store: Store,
+    registry: Registry,
+    date: str,
+    scope: Scope | None = None,
+    settle_s: float | None = None,
 ) -> list[LandedFile]:
     """Every file delivered under landing/<unit>/<feed>/<date>/, known units or not (scoped runs:
-    only the feeds the scope covers; unknown units are left to the full run)."""
+    only the feeds the scope covers; unknown units are left to the full run). A file whose
+    delivery is not complete yet comes with ``waiting`` set (citylake.lake.completeness);
+    ``settle_s``: the settling time of feeds that set none (default: CITYLAKE_LANDING_SETTLE_S)."""
+    if settle_s is None:
+        settle_s = load_settings().landing_settle_s
     root = lake.zone("landing")
     scope = scope or Scope()
     found: list[LandedFile] = []
@@ -101,8 +121,16 @@ def discover(
             ref = registry.feed(unit, feed)
             if not scope.everything and (ref is None or not scope.covers(unit, ref.contract.contract)):
                 continue
-            for info in store.list_files(f"{root}/{unit}/{feed}/{date}"):
-                found.append(_landed(info, unit, feed, date, registry))
+            rule = ref.spec.complete_when if ref else Completeness()
+            folder = f"{root}/{unit}/{feed}/{date}"
+            infos = store.list_files(folder)
+            names = set(store.list_names(folder)) if infos and rule.rule == "marker" else set()
+            for info in infos:
+                if completeness.is_marker(info.path.rsplit("/", 1)[-1], rule):
+                    continue
+                lf = _landed(info, unit, feed, date, registry)
+                lf.waiting = completeness.waiting(info, names, rule, settle_s, f"{unit}/{feed}/{date}")
+                found.append(lf)
     return found
 
 
@@ -113,215 +141,99 @@ def _landed(info: FileInfo, unit: str, feed: str, date: str, registry: Registry)
     return lf
 
 
-def count_lines(data: bytes) -> int:
-    """Non-blank lines, the way Spark's line readers count records (they skip blank lines)."""
-    return sum(1 for line in data.split(b"\n") if line.strip(b" \t\r"))
+class _Preflight:
+    """One file's check: what was read of it, kept for the reason and the count when it fails."""
 
+    def __init__(self, lf: LandedFile, store: Store):
+        self.lf, self.store = lf, store
+        self.raw = RawFile(store, lf.path)
+        self.limits = Limits.of(lf.feed_ref, lf.unit)
+        self.lines: Lines | None = None
+        self.header = 0  # a CSV's header line is no record
 
-def _read_all(store: Store, lf: LandedFile) -> tuple[bytes, str | None]:
-    """Raw bytes -> (decompressed bytes, error). Hashes the raw bytes on the way."""
-    digest = hashlib.sha256()
-    raw = io.BytesIO()
-    with store.open(lf.path) as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            raw.write(chunk)
-    lf.sha256 = digest.hexdigest()
-    data = raw.getvalue()
-    if lf.feed_ref and lf.feed_ref.spec.compression == "gzip" or lf.path.endswith(".gz"):
-        d = zlib.decompressobj(wbits=31)
-        try:
-            out = d.decompress(data) + d.flush()
-        except zlib.error as exc:
-            return b"", f"gzip data is corrupt: {exc}"
-        if not d.eof:
-            return (
-                out,
-                f"gzip stream is truncated: ends after {len(data)} bytes before the end-of-stream marker",
-            )
-        return out, None
-    return data, None
-
-
-def _decode(data: bytes, encoding: str) -> tuple[str | None, str | None]:
-    try:
-        return codecs.decode(data, encoding), None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return None, f"not valid {encoding} at line {line}, byte {exc.start}: {exc.reason} (wrong encoding?)"
-
-
-def _map_names(
-    names: list[str], contract: FeedContract, what: str
-) -> tuple[list[tuple[str, str]], str | None]:
-    mapped: list[tuple[str, str]] = []
-    unknown: list[str] = []
-    for n in names:
-        canonical = contract.header_map.get(n.strip())
-        if canonical is None:
-            unknown.append(n)
-        else:
-            mapped.append((n, canonical))
-    seen = [c for _, c in mapped]
-    repeated = sorted({c for c in seen if seen.count(c) > 1})
-    missing = [c.name for c in contract.columns if c.name not in seen]
-    problems = []
-    if unknown:
-        problems.append(f"unexpected {what} {unknown}")
-    if missing:
-        problems.append(f"missing {what} {missing}")
-    if repeated:
-        problems.append(f"{what} given twice {repeated}")
-    if problems:
-        return mapped, "; ".join(problems) + f" (contract {contract.contract} v{contract.version})"
-    return mapped, None
-
-
-def _check_csv(lf: LandedFile, data: bytes) -> LandedFile:
-    assert lf.feed_ref is not None
-    spec, contract = lf.feed_ref.spec, lf.feed_ref.contract
-    text, err = _decode(data, spec.encoding)
-    if err or text is None:
-        return lf.reject(err or "undecodable")
-    text = text.removeprefix("\ufeff")  # a BOM is tolerated whatever the declared encoding
-    first_nl = text.find("\n")
-    header_line = text if first_nl < 0 else text[:first_nl]
-    if not header_line.strip():
-        return lf.reject("line 1: header row is empty")
-    header = next(csv.reader([header_line.rstrip("\r")], delimiter=spec.delimiter))
-    mapped, err = _map_names(header, contract, "columns")
-    if err:
-        hint = (
-            ""
-            if spec.encoding.startswith("utf")
-            else f"; if the header looks garbled the file is not {spec.encoding}"
+    def run(self) -> Checked:
+        lf, feed = self.lf, self.lf.feed_ref
+        fmt = (
+            feed.spec.format if feed else next((f for f in ("parquet", "csv") if f".{f}" in lf.path), "jsonl")
         )
-        return lf.reject(f"line 1 (header): {err}{hint}")
-    lf.source_columns = mapped
-    lf.records = max(0, count_lines(data) - 1)
-    if '"' in text:  # only a quoted field can hold a line break; most files have no quotes at all
-        records, spans = _csv_records(text, spec.delimiter, len(header))
-        if spans and not spec.multiline:
-            return lf.reject(
-                f"line {spans[0]}: a quoted field holds a line break (RFC 4180 quoted newline; "
-                f"{len(spans)} record(s) in the file), and this feed is read line by line, which would "
-                f"split them: declare `multiline: true` for feed {lf.feed} in schemas/units/{lf.unit}.yaml "
-                "to read such files whole"
+        if fmt != "parquet":
+            gz = lf.path.endswith(".gz") or (feed is not None and feed.spec.compression == "gzip")
+            multiline = feed is not None and feed.spec.multiline
+            blank = (EMPTY if multiline else CSV_BLANK) if fmt == "csv" else SPACES
+            chunks = content(self.raw, gz, self.limits)
+            self.lines = Lines(chunks, self.limits, blank, ends=multiline, bom=fmt == "csv")
+            self.header = 1 if fmt == "csv" else 0
+        unsafe = sorted({c for c in lf.path.rsplit("/", 1)[-1] if c in SPARK_UNSAFE})
+        if unsafe:
+            raise Rejected(
+                f"the file name holds {' '.join(unsafe)}, which Spark's reader refuses in a path or takes for a "
+                f"pattern: deliver it under a name without any of {' '.join(SPARK_UNSAFE)}"
             )
-        if spec.multiline:
-            lf.records = records
-    if lf.records == 0:
-        return lf.reject("header only: the file has no records")
-    lf.ok = True
-    return lf
-
-
-def _csv_records(text: str, delimiter: str, fields: int) -> tuple[int, list[int]]:
-    """(records after the header, first lines of well-formed records that span several lines).
-
-    A record only counts as spanning when it has the header's field count: a stray opening
-    quote that swallows the following lines is a broken record, quarantined line by line.
-    """
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    records, spans, line = -1, [], 0
-    try:
-        for row in reader:
-            start, line = line + 1, reader.line_num
-            if line > start and len(row) == fields and any("\n" in c or "\r" in c for c in row):
-                spans.append(start)
-            if row:  # a blank line is no record (Spark skips it too)
-                records += 1
-    except csv.Error:
-        return max(records, 0), []
-    return max(records, 0), spans
-
-
-def _check_jsonl(lf: LandedFile, data: bytes) -> LandedFile:
-    assert lf.feed_ref is not None
-    contract = lf.feed_ref.contract
-    text, err = _decode(data, "utf-8")
-    if err or text is None:
-        return lf.reject(err or "undecodable")
-    keys: list[str] | None = None
-    for lineno, line in enumerate(text.split("\n", 50)[:50], start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a broken record is quarantined later, row by row
-        if not isinstance(rec, dict):
-            return lf.reject(
-                f"line {lineno}: a JSON lines record must be an object, got {type(rec).__name__}"
+        if feed is None:
+            raise Rejected(
+                f"unknown unit/feed {lf.unit}/{lf.feed}: not in the registry (onboard the unit first)"
             )
-        keys = list(rec)
-        break
-    if keys is None:
-        return lf.reject("no parseable JSON object in the first 50 lines")
-    mapped, err = _map_names(keys, contract, "fields")
-    if err:
-        return lf.reject(f"line {lineno}: {err}")
-    lf.source_columns = mapped
-    lf.records = count_lines(data)
-    lf.ok = True
-    return lf
+        if fmt == "parquet":
+            return self._parquet(feed)
+        assert self.lines is not None
+        return (check_csv if fmt == "csv" else check_jsonl)(feed, self.lines, self.limits)
 
+    def _parquet(self, feed: Feed) -> Checked:
+        if "://" not in self.lf.path:  # a local file: pyarrow reads its footer in place
+            self.raw.drain()
+            if not self.raw.size:
+                raise Rejected("empty file")
+            return check_parquet(feed, self.lf.path, self.limits)
+        # pyarrow reads the footer from the end of a file: a local copy, written as it is hashed
+        with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
+            for chunk in self.raw:
+                tmp.write(chunk)
+            tmp.flush()
+            if not self.raw.size:
+                raise Rejected("empty file")
+            return check_parquet(feed, tmp.name, self.limits)
 
-def _check_parquet(lf: LandedFile, data: bytes) -> LandedFile:
-    import pyarrow.parquet as pq
-
-    assert lf.feed_ref is not None
-    contract = lf.feed_ref.contract
-    try:
-        meta = pq.ParquetFile(io.BytesIO(data))
-    except Exception as exc:  # pyarrow raises several types for a bad footer
-        return lf.reject(f"not a readable Parquet file: {exc}")
-    schema = meta.schema_arrow
-    mapped, err = _map_names(list(schema.names), contract, "fields")
-    if err:
-        return lf.reject(err)
-    wrong = []
-    for source, canonical in mapped:
-        want = contract.by_name[canonical].type
-        got = str(schema.field(source).type)
-        if not any(got == t or got.startswith(t + "[") for t in ARROW_COMPATIBLE[want]):
-            wrong.append(f"field '{source}': expected {want}, found {got}")
-    if wrong:
-        return lf.reject("wrong types: " + "; ".join(wrong))
-    lf.source_columns = mapped
-    lf.records = meta.metadata.num_rows
-    if lf.records == 0:
-        # one rule for every format: a delivery without records is set aside, never "loaded"
-        return lf.reject("no records: the Parquet file has a schema but 0 rows")
-    lf.ok = True
-    return lf
+    def rejected(self, reason: str, read_on: bool) -> None:
+        """The file's rejection; its records (every non-blank line, as far as the content can be
+        read) are what the ledger shows as landed and set aside."""
+        if self.lines is not None:
+            if read_on:
+                # a corrupt or oversized rest: what could be read is what landed
+                with contextlib.suppress(StreamRejected):
+                    self.lines.count_rest()
+            self.lf.records = max(0, self.lines.nonblank - self.header)
+        self.lf.reject(reason)
 
 
 def check(lf: LandedFile, store: Store) -> LandedFile:
-    """Run every driver-side check on one landed file; sets ok/reason/records/sha256."""
-    if lf.feed_ref is None:
-        try:
-            data, _ = _read_all(store, lf)
-        except OSError as exc:
-            return lf.reject(f"cannot read file: {exc}")
-        if ".parquet" not in lf.path:
-            lf.records = max(0, count_lines(data) - (1 if ".csv" in lf.path else 0))
-        return lf.reject(
-            f"unknown unit/feed {lf.unit}/{lf.feed}: not in the registry (onboard the unit first)"
-        )
+    """Run every driver-side check on one landed file; sets ok/reason/records/sha256.
+
+    Never raises: whatever goes wrong with one file is that file's rejection, so no delivery
+    stops the run. A read the store fails (``cannot read file``) is storage, not the unit's data.
+    """
+    p = _Preflight(lf, store)
     try:
-        data, err = _read_all(store, lf)
-    except OSError as exc:
-        return lf.reject(f"cannot read file: {exc}")
-    if err:
-        # Whatever could be decompressed still counts as landed, so the ledger shows what was lost.
-        lf.records = max(0, count_lines(data) - (1 if lf.feed_ref.spec.format == "csv" else 0))
-        return lf.reject(err)
-    if not data.strip():
-        return lf.reject("empty file")
-    fmt = lf.feed_ref.spec.format
-    if fmt == "csv":
-        return _check_csv(lf, data)
-    if fmt == "jsonl":
-        return _check_jsonl(lf, data)
-    return _check_parquet(lf, data)
+        try:
+            checked = p.run()
+            lf.records, lf.source_columns, lf.ok = checked.records, checked.source_columns, True
+        except StreamRejected as exc:
+            p.rejected(exc.reason, read_on=False)
+        except Rejected as exc:
+            if isinstance(exc, NoHeader):
+                p.header = 0
+            p.rejected(exc.reason, read_on=True)
+        lf.sha256 = p.raw.drain()
+    except ReadFailed as exc:
+        return lf.reject(f"cannot read file: {exc.cause}")
+    except Exception as exc:  # a file nobody foresaw, or a bug: this file's rejection, never a stopped run
+        at = f"at line {p.lines.number + 1}" if p.lines is not None else "before its first line"
+        # the exception's message may quote the file's content: logged by type and place only
+        log.warning("preflight of %s failed %s: %s\n%s", lf.rel, at, type(exc).__name__,
+                    "".join(traceback.format_tb(exc.__traceback__)))  # fmt: skip
+        p.rejected(f"preflight could not check {lf.rel} ({type(exc).__name__} {at}); the file is set aside "
+                   "and checked again by the next run", read_on=False)  # fmt: skip
+        try:
+            lf.sha256 = p.raw.drain()
+        except ReadFailed as failed:
+            return lf.reject(f"cannot read file: {failed.cause}")
+    return lf

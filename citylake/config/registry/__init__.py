@@ -8,9 +8,11 @@ every problem is reported with its file, field and reason before any Spark work 
 from citylake.config.registry.loading import Problem, RegistryError, load_registry
 from citylake.config.registry.models import (
     Column,
+    Completeness,
     Coordinates,
     Feed,
     FeedContract,
+    FeedLimits,
     FeedSpec,
     MartColumn,
     MartDoc,
@@ -19,5 +21,5 @@ from citylake.config.registry.models import (
     SourceUnit,
 )
 
-__all__ = ["Column", "Coordinates", "Feed", "FeedContract", "FeedSpec", "MartColumn", "MartDoc", "MartLayout",
+__all__ = ["Column", "Completeness", "Coordinates", "Feed", "FeedContract", "FeedLimits", "FeedSpec", "MartColumn", "MartDoc", "MartLayout",
            "Problem", "Registry", "RegistryError", "SourceUnit", "load_registry"]  # fmt: skip
