@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from citylake.lake import TABLE_ZONES, Lake
 from citylake.engine.storage import Store, store_for
+from citylake.lake import TABLE_ZONES, Lake
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

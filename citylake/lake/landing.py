@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from citylake.lake import FILE_MANIFEST, Lake, ledger
-from citylake.lake.preflight import LandedFile, Scope, discover
 from citylake.config.registry import Registry
 from citylake.engine.storage import split_s3, store_for
+from citylake.lake import FILE_MANIFEST, Lake, ledger
+from citylake.lake.preflight import LandedFile, Scope, discover
 
 # the states after which a landed file is never read again
 DONE = (ledger.LOADED, ledger.DUPLICATE, ledger.REJECTED, ledger.CONFLICT)

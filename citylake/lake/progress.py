@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from citylake.engine import delta_log
-from citylake.lake import PROGRESS, Lake
 from citylake.engine.storage import Store, store_for
+from citylake.lake import PROGRESS, Lake
 
 if TYPE_CHECKING:
     from citylake.config.registry import MartDoc, Registry

@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from citylake.config.registry import Registry
 from citylake.engine.clock import lake_time
 from citylake.lake import DQ_RESULTS, PUBLICATIONS, RUN_LEDGER, Lake
 from citylake.lake.ledger import LOADED, PROBLEM_STATUSES
-from citylake.config.registry import Registry
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -161,8 +161,7 @@ def pipeline_status(lake: Lake, registry: Registry, as_of: dt.date, days: int = 
     from what its runs promoted, or while a published snapshot lags gold. No JVM: the progress
     table, the tables' logs, the manifest and the landing listing answer it.
     """
-    from citylake.lake import ledger, progress, runlock
-    from citylake.lake import RUNS
+    from citylake.lake import RUNS, ledger, progress, runlock
     from citylake.lake.landing import new_deliveries
 
     runs = ledger.read_rows(lake, "_system", RUNS, ["run_id", "logical_date", "status", "started_at"],
