@@ -29,7 +29,8 @@ COORD_UNITS = ["d310104_eco"]  # hourly air quality with coordinates, at a scale
 def gated(spark, registry, module_lake):
     reports = generate(registry, DAY, 0.2, UNITS, module_lake)
     reports += generate(registry, DAY, 4.0, COORD_UNITS, module_lake)
-    settings = Settings(lake_root=module_lake.root, shuffle_partitions=2)
+    # the generator has just landed every file whole: none needs to settle
+    settings = Settings(lake_root=module_lake.root, shuffle_partitions=2, landing_settle_s=0)
     with pytest.MonkeyPatch.context() as mp:
         # contracts without personal data take silver's uncached path, as a large increment
         # does; service_requests and the EV sessions (personal data) keep the cached one

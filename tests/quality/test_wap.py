@@ -49,7 +49,8 @@ def _broken_delivery(lake, registry) -> None:
 
 @pytest.fixture(scope="module")
 def two_days(spark, registry, module_lake, tmp_path_factory):
-    settings = Settings(lake_root=module_lake.root, shuffle_partitions=2)
+    # the generator has just landed every file whole: none needs to settle
+    settings = Settings(lake_root=module_lake.root, shuffle_partitions=2, landing_settle_s=0)
     generate(registry, DAY1, 0.05, UNITS, module_lake)
     day1 = run_daily(DAY1, settings=settings, spark=spark, registry=registry)
     before = {
