@@ -22,7 +22,8 @@ from citylake.config.registry import Completeness, Feed, Registry
 from citylake.config.settings import load_settings
 from citylake.engine.storage import FileInfo, Store
 from citylake.lake import Lake, completeness
-from citylake.lake.preflight_formats import Checked, NoHeader, check_csv, check_jsonl, check_parquet
+from citylake.lake.preflight_formats import Checked, NoHeader, check_csv, check_jsonl
+from citylake.lake.preflight_parquet import check_parquet
 from citylake.lake.preflight_stream import (
     CSV_BLANK,
     EMPTY,
