@@ -12,8 +12,7 @@ import javax.naming.directory.SearchControls;
 import javax.naming.directory.SearchResult;
 import javax.naming.ldap.Rdn;
 import javax.security.sasl.AuthenticationException;
-import org.apache.hadoop.conf.Configurable;
-import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.conf.Configured;
 import org.apache.hive.service.auth.PasswdAuthenticationProvider;
 
 /**
@@ -27,23 +26,11 @@ import org.apache.hive.service.auth.PasswdAuthenticationProvider;
  * {@code .groupClassKey}), binds as the user with the password typed, and then, over that same
  * connection, requires membership of one of the filter's groups. It needs no service account.
  */
-public final class LdapGroupAuthenticator implements PasswdAuthenticationProvider, Configurable {
+public final class LdapGroupAuthenticator extends Configured implements PasswdAuthenticationProvider {
   private static final String P = "hive.server2.authentication.ldap.";
 
-  private Configuration conf;
-
-  @Override
-  public void setConf(Configuration conf) {
-    this.conf = conf;
-  }
-
-  @Override
-  public Configuration getConf() {
-    return conf;
-  }
-
   private String setting(String key, String fallback) {
-    return AuthSettings.get(conf, P + key, fallback);
+    return AuthSettings.get(getConf(), P + key, fallback);
   }
 
   @Override

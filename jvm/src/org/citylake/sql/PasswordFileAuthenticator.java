@@ -11,8 +11,7 @@ import java.util.Base64;
 import javax.crypto.SecretKeyFactory;
 import javax.crypto.spec.PBEKeySpec;
 import javax.security.sasl.AuthenticationException;
-import org.apache.hadoop.conf.Configurable;
-import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.conf.Configured;
 import org.apache.hive.service.auth.PasswdAuthenticationProvider;
 
 /**
@@ -23,25 +22,13 @@ import org.apache.hive.service.auth.PasswdAuthenticationProvider;
  * <p>One line per account: {@code user:pbkdf2-sha256:<iterations>:<salt b64>:<hash b64>}. The
  * file is read at each login, so a changed password needs no restart.
  */
-public final class PasswordFileAuthenticator implements PasswdAuthenticationProvider, Configurable {
+public final class PasswordFileAuthenticator extends Configured implements PasswdAuthenticationProvider {
   static final String FILE = "citylake.sql.accounts.file";
   private static final String SCHEME = "pbkdf2-sha256";
 
-  private Configuration conf;
-
-  @Override
-  public void setConf(Configuration conf) {
-    this.conf = conf;
-  }
-
-  @Override
-  public Configuration getConf() {
-    return conf;
-  }
-
   @Override
   public void Authenticate(String user, String password) throws AuthenticationException {
-    String file = AuthSettings.get(conf, FILE, null);
+    String file = AuthSettings.get(getConf(), FILE, null);
     if (file == null) {
       throw new AuthenticationException("citylake: the endpoint has no accounts file (" + FILE + ")");
     }
