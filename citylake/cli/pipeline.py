@@ -23,6 +23,7 @@ from citylake.cli.output import (
     print_run,
     progress_printer,
 )
+from citylake.cli.subjects_out import add_subject_args, subjects_path, write_planted
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
 from citylake.engine import class_archive, jvm_ext, web_assets
@@ -57,6 +58,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
     console = console_for(False)
+    out = subjects_path(args, Lake(settings.lake_root))
+    if isinstance(out, str):
+        print(f"citylake generate: {out}", file=sys.stderr)
+        return EXIT_USAGE
+    notes: list[str] = []
     t0 = time.perf_counter()
     with console.status("generating feeds") as status:
         reports = generate(
@@ -67,12 +73,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
             Lake(settings.lake_root),
             faults=not args.no_faults,
             progress=lambda f: status.update(f"generating {f.key}"),
+            subjects=args.subjects,
+            notes=notes,
         )
     records = sum(r.records for r in reports)
     console.print(
         f"wrote {len(reports)} files, {records:,} records for {args.date} (scale {args.scale}) "
         f"under {settings.lake_root}/landing in {time.perf_counter() - t0:.1f}s"
     )
+    if args.subjects:
+        write_planted(console, out, args.subjects, reports, notes)
     return EXIT_OK
 
 
@@ -109,11 +119,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console = console_for(False)
     say = progress_printer(console)
     lake = Lake(settings.lake_root)
+    out = subjects_path(args, lake)
+    if isinstance(out, str):
+        print(f"citylake demo: {out}", file=sys.stderr)
+        return EXIT_USAGE
     say(
         f"generating {len(reg.units)} units' feeds for {args.date} at scale {args.scale} into {lake.zone('landing')}"
     )
-    reports = generate(reg, args.date, args.scale, None, lake)
+    notes: list[str] = []
+    reports = generate(reg, args.date, args.scale, None, lake, subjects=args.subjects, notes=notes)
     say(f"landed {len(reports)} files, {sum(r.records for r in reports):,} records")
+    if args.subjects:
+        write_planted(console, out, args.subjects, reports, notes)
     # the generator just wrote every file whole (each by an atomic rename): none needs to settle
     settings = dataclasses.replace(settings, landing_settle_s=0)
     report = run_daily(args.date, settings, registry=reg, progress=say, wait_s=args.wait)
@@ -183,6 +200,7 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--scale", type=arg_scale, default=1.0, help="1 = a laptop-sized day; may be fractional")
     g.add_argument("--units", nargs="+", help="only these unit ids")
     g.add_argument("--no-faults", action="store_true", help="clean data, no injected faults")
+    add_subject_args(g)
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="run the daily pipeline for one date")
@@ -220,5 +238,6 @@ def add_commands(sub: Any) -> None:
     d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")
     d.add_argument("--date", type=arg_date, default=DEMO_DATE)
     d.add_argument("--scale", type=arg_scale, default=DEMO_SCALE)
+    add_subject_args(d)
     add_wait_arg(d)
     d.set_defaults(func=cmd_demo)

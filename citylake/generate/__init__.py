@@ -18,6 +18,11 @@ written to ``_system/generated/<date>.json``:
 and per file: ``resend`` (a second, byte-identical copy under another name) and ``late_file``
 (an extra file of the previous day's records delivered today).
 
+Data subjects (``generate(..., subjects=N)``, citylake.generate.subjects), for PIPL requests:
+N seeded people planted in the feeds with personal data, in good and malformed records, a
+forced re-send and an extra file preflight rejects whole (``rejected``); reports count their
+records by subject number, never by value. With no subjects, the output is as without them.
+
 Codes: district and street codes are real register codes (NBS 2023); legacy units send retired
 ones and 1% of street codes exist nowhere (``faults.legacy_codes``); each file's report counts them as
 silver must conform them. The civil-affairs unit delivers the shipped register itself.
