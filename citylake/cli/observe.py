@@ -42,8 +42,18 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     spark = get_spark("citylake-query", settings)
-    catalog.register(spark, catalog.named_in(args.sql, catalog.lake_tables(Lake(settings.lake_root))))
-    df = spark.sql(args.sql)
+    named = catalog.register(spark, catalog.named_in(args.sql, catalog.lake_tables(Lake(settings.lake_root))))
+    try:
+        df = spark.sql(args.sql)
+    except Exception as exc:
+        from citylake.privacy.purge import time_travel_refused
+
+        travel = "DELTA_VERSION_NOT_FOUND" in str(exc) or "time travel" in str(exc).lower()
+        erased = time_travel_refused(named) if travel else []
+        if not erased:
+            raise
+        print("citylake query: time travel refused\n  " + "\n  ".join(erased), file=sys.stderr)
+        return EXIT_USAGE
     # Arrow keeps a TIMESTAMP (an instant, shown in the lake's clock with its offset) apart from
     # a TIMESTAMP_NTZ (a wall-clock reading, shown as it is)
     arrow = df.limit(args.limit).toArrow()
@@ -66,11 +76,19 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from citylake.engine.spark import get_spark
     from citylake.lake import Lake
-    from citylake.lake.status import dataset_status, feed_status, pipeline_status
+    from citylake.lake.status import dataset_status, feed_status, pipeline_status, request_status
 
     settings = load_settings()
-    reg = load_registry(settings.registry_dir)
     lake = Lake(settings.lake_root)
+    if args.requests:  # no JVM: the request ledger is read with delta-rs
+        open_requests = request_status(lake, args.as_of)
+        if args.json:
+            print(json.dumps({"as_of": args.as_of.isoformat(), "subject_requests": open_requests},
+                             ensure_ascii=False, indent=1))  # fmt: skip
+        else:
+            print_requests(open_requests, args.as_of)
+        return EXIT_OK
+    reg = load_registry(settings.registry_dir)
     if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
         days = pipeline_status(lake, reg, args.as_of)
         if args.json:
@@ -101,7 +119,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     console_for(False).print(table)
     print_datasets(dataset_status(spark, lake))
     print_pipeline(pipeline_status(lake, reg, args.as_of))
+    print_requests(request_status(lake, args.as_of), args.as_of)
     return EXIT_OK
+
+
+def print_requests(requests: list[dict[str, Any]], as_of: dt.date) -> None:
+    """Open data-subject requests, overdue ones in red (PIPL gives the lake 30 days by default)."""
+    from rich.table import Table
+
+    overdue = sum(r["overdue"] for r in requests)
+    table = Table(title=f"{len(requests)} open data-subject requests as of {as_of}, {overdue} overdue")
+    for col in ("request", "type", "received", "due", "status", "days left"):
+        table.add_column(col)
+    for r in requests:
+        left = f"{-r['days_left']} overdue" if r["overdue"] else str(r["days_left"])
+        table.add_row(r["request_id"], r["type"], r["received_on"], r["due_on"], r["status"], left,
+                      style="red" if r["overdue"] else None)  # fmt: skip
+    console_for(False).print(table)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -172,6 +206,8 @@ def add_commands(sub: Any) -> None:
     )
     st.add_argument("--pipeline", action="store_true",
                     help="only the pipeline per logical date: ok, or incomplete and what each step owes")  # fmt: skip
+    st.add_argument("--requests", action="store_true",
+                    help="only open and overdue data-subject requests (with --json: a subject_requests key)")  # fmt: skip
     st.set_defaults(func=cmd_status)
 
     dc = sub.add_parser(

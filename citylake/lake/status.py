@@ -6,7 +6,8 @@ feeds seven). DQ is "failed" when a ``fail`` expectation failed (the batch was h
 newest delivery was rejected, failed or conflicted; "warned" when any expectation found bad
 rows; else "passed". A feed that never delivered has ``last_date`` and ``dq`` null and is not
 fresh. ``dataset_status`` does the same for silver and gold: the newest publication attempt of
-each dataset, and the version readers currently get.
+each dataset, and the version readers currently get. ``request_status`` lists the open
+data-subject requests (citylake.lake.subject_ledger), overdue ones first.
 """
 
 from __future__ import annotations
@@ -151,6 +152,15 @@ def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def request_status(lake: Lake, as_of: dt.date) -> list[dict[str, Any]]:
+    """Data-subject requests received by ``as_of`` and not done, overdue first, each with its
+    days left (negative: overdue). No JVM: the ledger is read with delta-rs."""
+    from citylake.lake import subject_ledger
+
+    states = [s for s in subject_ledger.requests(lake, as_of) if s.open and s.received_on <= as_of]
+    return [s.json() for s in sorted(states, key=lambda s: (not s.overdue, s.due_on, s.request_id))]
 
 
 def pipeline_status(lake: Lake, registry: Registry, as_of: dt.date, days: int = 14) -> list[dict[str, Any]]:

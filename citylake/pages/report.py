@@ -2,8 +2,9 @@
 
 Read with delta-rs (no JVM), so `citylake report` is quick and the run pays little for it:
 the run (``ops.runs``), each unit/feed's files, rows, quarantine rate, DQ verdict and
-freshness (``ops.run_ledger``, ``ops.dq_results``), the last N days per contract, and the
-datasets the run published (``ops.publications``). citylake.pages.report_page draws them.
+freshness (``ops.run_ledger``, ``ops.dq_results``), the last N days per contract, the
+datasets the run published (``ops.publications``), and the open and overdue data-subject
+requests on the date (``ops.subject_requests``). citylake.pages.report_page draws them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from citylake.config.registry import Registry
 from citylake.engine import delta_log
 from citylake.lake import DQ_RESULTS, PUBLICATIONS, RUN_LEDGER, RUNS, Lake
 from citylake.lake.ledger import LOADED, PROBLEM_STATUSES
-from citylake.lake.status import CADENCE_DAYS
+from citylake.lake.status import CADENCE_DAYS, request_status
 
 REPORTS = "reports"
 RUN_COLUMNS = ("run_id logical_date status started_at finished_at duration_s files rows_landed rows_bronze "
@@ -78,6 +79,7 @@ def gather(lake: Lake, registry: Registry, date: dt.date, days: int = 14) -> dic
             last_loaded[feed] = max(last_loaded.get(feed, r["logical_date"]), r["logical_date"])
     feeds = [_feed_row(f, date, ledger, failing, warned, last_loaded) for f in registry.feeds()]
     feeds.sort(key=lambda f: (f["verdict"] != "failed", f["fresh"], f["unit"], f["feed"]))
+    requests = request_status(lake, date)
     return {
         "date": date.isoformat(),
         "days": days,
@@ -91,6 +93,8 @@ def gather(lake: Lake, registry: Registry, date: dt.date, days: int = 14) -> dic
             ({k: p[k] for k in ("layer", "dataset", "status", "rows", "delta_version", "validation_id", "reason")}
              for p in _table(lake, PUBLICATIONS, PUBLICATION_COLUMNS, [("run_id", "=", run["run_id"])])),
             key=lambda p: (p["layer"] != "gold", p["dataset"])),
+        "subject_requests": {"open": len(requests), "overdue": sum(r["overdue"] for r in requests),
+                             "overdue_ids": [r["request_id"] for r in requests if r["overdue"]]},
     }  # fmt: skip
 
 

@@ -36,6 +36,9 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
  &middot; {{ r.run.files }} files &middot; {{ "{:,}".format(r.run.rows_landed) }} rows landed &middot;
  {{ "{:,}".format(r.run.rows_bronze) }} in bronze &middot; {{ "{:,}".format(r.run.rows_quarantined) }} quarantined
  &middot; {{ "%.1f"|format(r.run.duration_s) }} s &middot; {{ r.run.failed_feeds }} held unit/feeds</p>
+<p id="subject-requests">Data-subject requests: <span id="requests-open">{{ r.subject_requests.open }}</span> open,
+ <span class="status {{ 'failed' if r.subject_requests.overdue else 'ok' }}" id="requests-overdue">{{ r.subject_requests.overdue }} overdue</span>
+ {% for i in r.subject_requests.overdue_ids %}<code>{{ i }}</code> {% endfor %}</p>
 {% if r.owed %}<p>Still owed: {% for o in r.owed %}<code>{{ o }}</code> {% endfor %}</p>{% endif %}
 
 <h2>Step durations</h2>
