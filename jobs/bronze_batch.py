@@ -28,6 +28,7 @@ from citylake.engine.frames import local_frame
 from citylake.lake import BRONZE_RECORDS, Lake, ledger, preflight
 from citylake.quality.gate import Expectation, duplicate_counts, evaluate, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
+from citylake.quality.personal import personal_columns
 from citylake.quality.rowchecks import RowCheck, failure_sums, is_dropped, tag_rows
 from jobs import bronze_replay
 from jobs.bronze_read import CORRUPT, DRIFT, plan_reads, read_group
@@ -207,10 +208,10 @@ def ingest_batch(
                     for k, v in fc.failures.items():
                         totals[k] += v
                 counted = {k: (v, good_total) for k, v in totals.items()}
+                personal = personal_columns(contract)
                 for suite in contract.suites_for("bronze"):
-                    suites.append(
-                        gx.validate(bronze, f"bronze.{contract.contract}", suite, run_id, counted, good_total)
-                    )
+                    suites.append(gx.validate(bronze, f"bronze.{contract.contract}", suite, run_id, counted,
+                                              good_total, personal=personal))  # fmt: skip
             return time.perf_counter() - t
 
         # Validation runs before the write, on the cached batch: on two cores a concurrent

@@ -29,16 +29,18 @@ from citylake.engine import delta_io, delta_log, parallel
 from citylake.engine.faults import StorageFailure, fault_evidence, storage_fault
 from citylake.engine.frames import local_frame
 from citylake.engine.storage import store_for
-from citylake.lake import DQ_ROWS, Lake, keyguard, progress, reference
+from citylake.lake import DQ_ROWS, Lake, keyguard, progress, reference, suppression
 from citylake.lake.ledger import short_error
 from citylake.lake.progress import BronzeCommit, Progress, ProgressRow
 from citylake.lake.publish import Publication, stage
 from citylake.quality.gate import UNIQUE, suite_expectations
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
+from citylake.quality.personal import personal_columns
 from citylake.quality.rowchecks import DQ_FAILED, RowCheck, count_failures, is_dropped, row_checks
 from citylake.quality.suites import load_suite
 from jobs.context import JobRun
 from jobs.silver_merge import merge
+from jobs.silver_suppress import keep_restricted
 from jobs.silver_transform import (
     beaten_copies,
     conform,
@@ -143,8 +145,10 @@ def promote_contract(
     systems: dict[str, str] | None = None,
     division_codes: DataFrame | None = None,
     register: DataFrame | None = None,
+    suppressed: dict[str, set[str]] | None = None,
 ) -> tuple[Publication, SuiteOutcome | None, set[dt.date], ProgressRow | None]:
-    """Promote the owed batches; the progress row is None when silver must try them again."""
+    """Promote the owed batches; the progress row is None when silver must try them again.
+    ``suppressed``: the suppression list's references by mode (citylake.lake.suppression)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -177,6 +181,11 @@ def promote_contract(
     )
     if contract.kind == "reference":
         rows = latest_snapshot(rows)
+    # Listed subjects' rows are set aside like dropped ones (ranked apart, never winning a key):
+    # erased to quarantine without their record, restricted to the restricted store.
+    rows = suppression.mark_suppressed(rows, contract, key, suppressed or {})
+    sup = F.col(suppression.SUPPRESSED)
+    rows = rows.withColumn("_dropped", F.col("_dropped") | sup.isNotNull())
     unique_ids = [
         e.id for e in suite_expectations(expectations_dir, contract.suites_for("bronze")) if e.type in UNIQUE
     ]
@@ -191,21 +200,24 @@ def promote_contract(
     else:  # a whole delivery sent again: too many copies to hand to every task
         ranked = rank_copies(rows, contract, order, apart="_dropped").persist(StorageLevel.MEMORY_AND_DISK)
     kept = ~F.col("_dropped")
-    inc = kept_rows(ranked, kept).drop(DQ_FAILED, "_bronze_version", "_dropped")
+    inc = kept_rows(ranked, kept).drop(DQ_FAILED, "_bronze_version", "_dropped", suppression.SUPPRESSED)
     try:
         suite = contract.suites_for("silver")[0]
         silver_checks = row_checks(load_suite(expectations_dir, suite))
         # one aggregation: the increment's rows, failures per check and days, and the rows
         # quarantine takes (a feed with none is not read again for them)
         winner = (F.col("_copy") == 1) & kept
-        aside = F.sum((F.col("_dropped") | surplus_copy()).cast("long"))
+        # quarantine takes dropped rows, surplus copies and erased subjects' rows
+        checked = F.col("_dropped") & sup.isNull()
+        aside = F.sum((checked | (sup == suppression.ERASE) | (kept & surplus_copy())).cast("long"))
         n, failures, extra = count_failures(
             ranked,
             silver_checks,
             prefix=f"{suite}#",
-            extra={"dates": F.collect_set(F.when(winner, F.col("event_date"))), "aside": aside},
+            extra={"dates": F.collect_set(F.when(winner, F.col("event_date"))), "aside": aside,
+                   "restricted": F.sum((sup == suppression.RESTRICT).cast("long"))},
             where=winner,
-        )
+        )  # fmt: skip
         pub.status, pub.rows = "published", n
         dates = sorted(extra["dates"] or [])
         outcome = None
@@ -213,13 +225,18 @@ def promote_contract(
             counted = {k: (v, n) for k, v in failures.items()}
             # the increment holds one row per merge key: that uniqueness needs no count
             unique = [merge_keys(contract) + (["event_date"] if contract.kind == "event" else [])]
-            outcome = gx.validate(inc, dataset, suite, run_id, counted, n, unique_by=unique) if gx else None
+            outcome = (
+                gx.validate(inc, dataset, suite, run_id, counted, n, unique_by=unique,
+                            personal=personal_columns(contract)) if gx else None
+            )  # fmt: skip
             if outcome is not None:
                 pub.validation_id = outcome.validation_id
                 if outcome.verdict == "failed":
                     stage(inc, lake, "silver", contract.contract)  # kept for whoever repairs it
                     pub.status, pub.reason = "failed", outcome.reason()
                     return pub, outcome, set(), None
+        if extra["restricted"]:  # kept apart first: marked with the bronze version, like quarantine
+            keep_restricted(spark, lake, contract, ranked.where(sup == suppression.RESTRICT), todo.upto)
         # Quarantine first, marked with the bronze version it reached, so a crash before the
         # MERGE neither loses these rows nor writes them twice.
         if todo.upto > dq_mark and extra["aside"]:
@@ -229,11 +246,16 @@ def promote_contract(
             surplus = surplus_rows(ranked, kept).withColumn(
                 DQ_FAILED, F.array(*[F.lit(i) for i in unique_ids]).cast("array<string>")
             )
-            dropped = ranked.where(F.col("_dropped"))
+            dropped = ranked.where(checked)
             quarantined = to_dq_rows(dropped, contract, run_id, date, drop_reason, now, mark=dq_mark)
             quarantined = quarantined.unionByName(
                 to_dq_rows(surplus, contract, run_id, date, dup_reason, now, mark=dq_mark)
             )
+            if (suppressed or {}).get(suppression.ERASE):
+                erased = ranked.where((sup == suppression.ERASE) & (F.col("_bronze_version") > dq_mark))
+                quarantined = quarantined.unionByName(
+                    suppression.erased_rows(erased, contract.contract, run_id, date, now)
+                )
             delta_io.append(quarantined.repartition(1), lake.table("quarantine", DQ_ROWS),
                             user_metadata={"dqrows": contract.contract, "upto": todo.upto, "run_id": run_id})  # fmt: skip
         if n == 0:
@@ -284,6 +306,8 @@ def run(
     # one key per lake: stop before any hash is written under another (KeyMismatch)
     hashed = keyguard.hashed_contracts(registry)
     key_print = keyguard.check(lake, hashed, key)
+    # once per run, for every contract; a list made under another key stops silver here
+    suppressed = suppression.refs(lake, key)
 
     def ensure(contract: FeedContract) -> None:
         delta_io.ensure_table(
@@ -309,7 +333,7 @@ def run(
         try:
             pub, outcome, dates, row = promote_contract(
                 spark, lake, item, marks.get(name, -1), date, run_id, key, checks[name], gx,
-                expectations_dir, coord_systems(registry, name), codes, register,
+                expectations_dir, coord_systems(registry, name), codes, register, suppressed,
             )  # fmt: skip
         except Exception as exc:  # one contract's failure must not stop the others
             if fault := storage_fault(exc):  # but a storage fault is no contract's: the run stops

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from citylake.config.settings import Settings, load_settings
 
-ZONES = ("landing", "bronze", "silver", "gold", "published", "quarantine", "_system")
-# Catalog databases: the zones that hold Delta tables analysts may name in SQL.
+ZONES = ("landing", "bronze", "silver", "gold", "published", "quarantine", "_system", "restricted")
+# Catalog databases: the zones that hold Delta tables analysts may name in SQL. Not restricted:
+# restricted subjects' rows (PIPL 47(2)) are read only on the data-protection officer's path.
 TABLE_ZONES = ("bronze", "silver", "gold", "quarantine", "_system")
 
 # _system tables

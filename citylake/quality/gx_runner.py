@@ -5,7 +5,8 @@ and the Data Docs site, browsable offline next to the data it describes (docs_of
 
 Cost: GX's SUMMARY format launches Spark work per expectation. A suite is validated first with
 BOOLEAN_ONLY (GX bundles the aggregate metrics), and only the expectations that failed are run
-again with SUMMARY to fetch counts and sample values. A clean batch pays for one pass.
+again with SUMMARY to fetch counts and sample values (counts only for an expectation on
+personal data: citylake.quality.personal). A clean batch pays for one pass.
 
 Batched metrics: a job that already counted a row-level expectation exactly (the row tags in
 bronze, one aggregation in silver and gold) passes its counts in ``counted``; GX does not count
@@ -30,7 +31,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +39,7 @@ from citylake.lake import Lake
 from citylake.quality.docs_offline import make_offline
 from citylake.quality.gate import ROW_COUNT, UNIQUE, Expectation, duplicate_counts
 from citylake.quality.outcomes import ExpectationOutcome, SuiteOutcome
+from citylake.quality.personal import PERSONAL_FORMAT, is_personal, scrub
 from citylake.quality.rowchecks import ROW_LEVEL, expectation_key
 from citylake.quality.suites import load_suite
 
@@ -245,6 +247,7 @@ class GxProject:
         row_count: int | None = None,
         run_time: dt.datetime | None = None,
         unique_by: list[list[str]] | None = None,
+        personal: Collection[str] = (),
     ) -> SuiteOutcome:
         """Validate ``df`` (already cached by the caller) and store the result for Data Docs; one
         validation at a time per project.
@@ -253,7 +256,9 @@ class GxProject:
         own pass (row tags), and ``row_count`` is the batch's row count if the job knows it;
         in batched mode GX does not count those again. ``unique_by``: column sets the job made
         unique itself (silver's dedupe keeps one row per key): a uniqueness expectation on
-        exactly such a set has no duplicates by construction and costs no shuffle.
+        exactly such a set has no duplicates by construction and costs no shuffle. ``personal``:
+        the dataset's personal-data columns (citylake.quality.personal.personal_columns); what an
+        expectation on one of them (or on any ``*_hash`` column) stores is counts only.
         """
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.core.run_identifier import RunIdentifier
@@ -303,14 +308,21 @@ class GxProject:
         _restate(result)
         failing = [i for i, r in enumerate(result.results)
                    if not r.success and r.expectation_config.meta.get("citylake_id") not in counted]  # fmt: skip
-        if failing:
+        private = {i for i, r in enumerate(result.results)
+                   if is_personal(r.expectation_config.kwargs, personal)}  # fmt: skip
+        for group, fmt in (([i for i in failing if i not in private], DETAIL_FORMAT),
+                           ([i for i in failing if i in private], PERSONAL_FORMAT)):  # fmt: skip
+            if not group:
+                continue
             # Details only for what failed: one more pass over the cached data, small suites.
             sub = ExpectationSuite(name=f"{gx_name(suite_name)}.details",
-                                   expectations=[result.results[i].expectation_config.to_json_dict() for i in failing])  # fmt: skip
+                                   expectations=[result.results[i].expectation_config.to_json_dict() for i in group])  # fmt: skip
             assert batch is not None  # failing results GX computed come from a batch
-            detailed = batch.validate(sub, result_format=DETAIL_FORMAT)
-            for i, r in zip(failing, detailed.results, strict=True):
+            detailed = batch.validate(sub, result_format=fmt)
+            for i, r in zip(group, detailed.results, strict=True):
                 result.results[i] = r
+        for i in private:  # whatever GX put in them: counts only
+            scrub(result.results[i])
         validation_id = f"{run_id}:{dataset}:{uuid.uuid4().hex[:8]}"
         result.meta.update({"run_id": run_id, "dataset": dataset, "validation_id": validation_id})
         key = ValidationResultIdentifier(

@@ -399,10 +399,10 @@ def test_each_persona_role_exists(mods: dict[str, Module]) -> None:
     [
         (
             "ingestion",
-            {"landing", "bronze", "silver", "quarantine", "system", "artifacts"},
-            {"bronze", "silver", "quarantine", "system"},
+            {"landing", "bronze", "silver", "quarantine", "system", "restricted", "artifacts"},
+            {"bronze", "silver", "quarantine", "system", "restricted"},
             # landing: `citylake` tidy moves processed files out of landing.
-            {"landing", "bronze", "silver", "quarantine", "system"},
+            {"landing", "bronze", "silver", "quarantine", "system", "restricted"},
         ),
         (
             "publisher",

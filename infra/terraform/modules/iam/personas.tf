@@ -7,7 +7,7 @@ data "aws_iam_policy_document" "ingestion" {
     sid       = "ListIngestionBuckets"
     effect    = "Allow"
     actions   = local.s3_list
-    resources = [for z in ["landing", "bronze", "silver", "quarantine", "system"] : local.bucket[z]]
+    resources = [for z in ["landing", "bronze", "silver", "quarantine", "system", "restricted"] : local.bucket[z]]
   }
   statement {
     sid       = "ReadLanding"
@@ -22,11 +22,12 @@ data "aws_iam_policy_document" "ingestion" {
     actions   = ["s3:DeleteObject"]
     resources = [local.objects["landing"]]
   }
+  # restricted: silver keeps restricted subjects' rows there (PIPL 47(2)); no reader persona has it
   statement {
     sid       = "WriteIngestionZones"
     effect    = "Allow"
     actions   = concat(local.s3_read, local.s3_write)
-    resources = [for z in ["bronze", "silver", "quarantine", "system"] : local.objects[z]]
+    resources = [for z in ["bronze", "silver", "quarantine", "system", "restricted"] : local.objects[z]]
   }
   statement {
     sid       = "ReadCatalog"

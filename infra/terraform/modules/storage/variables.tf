@@ -6,7 +6,7 @@ variable "name_prefix" {
 variable "zones" {
   description = "Lake zones that get a bucket each (_system is spelled system: bucket names allow no underscore)."
   type        = list(string)
-  default     = ["landing", "bronze", "silver", "gold", "published", "quarantine", "system"]
+  default     = ["landing", "bronze", "silver", "gold", "published", "quarantine", "system", "restricted"]
 }
 
 variable "landing_expiry_days" {
