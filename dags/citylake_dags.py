@@ -186,7 +186,7 @@ def mart_dag(doc: MartDoc) -> DAG:
 def maintenance_dag() -> DAG:
     with DAG(
         dag_id="citylake_maintenance",
-        description="OPTIMIZE / layout compaction, VACUUM (7 days) and ledger housekeeping",
+        description="OPTIMIZE / layout compaction, VACUUM (7 days; bronze and quarantine FULL) and ledger housekeeping",
         schedule=CronDataIntervalTimetable("0 5 * * *", timezone="Asia/Shanghai"),
         **COMMON,
         default_args=DEFAULT_ARGS,

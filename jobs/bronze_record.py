@@ -5,6 +5,7 @@ final event, and each write either carries the same content again on a replay or
 because its rows are already there:
 1. set-aside files: copied to quarantine/files, then one row each in quarantine.rejected_files
    (decided by content, so a re-run decides the same; rows already recorded are not repeated);
+   a duplicate is recorded by its sha256 only, not copied: its bytes are its original's;
 2. the ledger: one row per file outcome (an outcome already recorded by a crashed run is not
    repeated), plus this run's ``skipped`` and ``waiting`` rows (deliveries not complete yet,
    left in landing and kept out of the manifest: they decide nothing about the file);
@@ -68,16 +69,20 @@ def _already(
 def set_aside(
     spark: SparkSession, lake: Lake, store: Store, outcomes: list[FileOutcome], run_id: str, date: dt.date
 ) -> None:
-    """Copy rejected, duplicate, conflicting and failed files to quarantine/files and record why."""
+    """Copy rejected, conflicting and failed files to quarantine/files and record why; a duplicate
+    is recorded with its sha256 and no copy (a second copy of the original's bytes would be one
+    more place an erasure must reach, and one it could miss)."""
     keys = ("source_file", "sha256", "status")
     done = _already(lake, REJECTED_FILES, keys, date, zone="quarantine") if outcomes else set()
     rows = []
     now = dt.datetime.now()
     for o in outcomes:
         unit, feed, day, name = o.file.split("/")
-        copy = lake.rejected_file_copy(day, unit, feed, name)
-        fence.check(f"copying {o.file} to quarantine")
-        store.copy(f"{lake.zone('landing')}/{o.file}", copy)
+        copy: str | None = None
+        if o.status != ledger.DUPLICATE:
+            copy = lake.rejected_file_copy(day, unit, feed, name)
+            fence.check(f"copying {o.file} to quarantine")
+            store.copy(f"{lake.zone('landing')}/{o.file}", copy)
         if (o.file, o.sha256, o.status) in done:
             continue  # recorded by a run that died before it finished
         rows.append(

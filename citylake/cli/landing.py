@@ -26,7 +26,8 @@ def cmd_landing(args: argparse.Namespace) -> int:
     elif args.landing_cmd == "tidy":
         done = landing.tidy(lake, reg, day)
         print(json.dumps(done.json(), indent=1) if args.json else
-              f"{len(done.archived)} archived, {len(done.set_aside)} set aside, {len(done.left)} left in landing")  # fmt: skip
+              f"{len(done.archived)} archived, {len(done.set_aside)} set aside, {len(done.removed)} removed "
+              f"(duplicates and re-sends, kept by checksum), {len(done.left)} left in landing")  # fmt: skip
     else:
         try:
             print(
@@ -43,7 +44,7 @@ def add_commands(sub: Any) -> None:
     lsub = la.add_subparsers(dest="landing_cmd", required=True)
     for name, help_ in (("new", "files delivered for a date that no run has finished with"),
                         ("tidy", "move a date's finished files out of landing (loaded: bronze/_landed, "
-                                 "rejected: quarantine)")):  # fmt: skip
+                                 "rejected: quarantine; duplicates and re-sends: deleted)")):  # fmt: skip
         lp = lsub.add_parser(name, help=help_)
         lp.add_argument("--date", type=arg_date, required=True, help="delivery date, YYYY-MM-DD")
         lp.add_argument("--json", action="store_true", help="print JSON")

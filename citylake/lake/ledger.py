@@ -7,7 +7,8 @@
   counts; the invariant is ``rows_landed = rows_bronze + rows_quarantined``.
 - ``_system/runs``: one row per run.
 - ``quarantine/bronze_records``: records that did not parse, with file, record number, raw text
-  and reason. ``quarantine/rejected_files``: files set aside whole, with reason and a copy.
+  and reason. ``quarantine/rejected_files``: files set aside whole, with reason and a copy (a
+  duplicate: its sha256 and no copy, its bytes being its original's).
 """
 
 from __future__ import annotations

@@ -203,6 +203,8 @@ def _record_failure(event: dict[str, Any]) -> None:
 
 SMALL_FILES = 32  # more files than this and OPTIMIZE is worth a Spark job
 VACUUM_RETENTION_HOURS = 168  # a week of time travel: a re-run or a reader of an older manifest fits in it
+# records as sent: no file of theirs, committed or orphaned, outlives the retention
+FULL_VACUUM_ZONES = ("bronze", "quarantine")
 
 
 def maintenance(ds: str) -> dict[str, Any]:
@@ -213,12 +215,15 @@ def maintenance(ds: str) -> dict[str, Any]:
 
 
 def maintain(ds: str) -> dict[str, Any]:
-    """Compaction and VACUUM of silver, gold, quarantine and the ledger (the maintenance DAG).
+    """Compaction and VACUUM of every zone's tables (the maintenance DAG).
 
     OPTIMIZE bins small files (silver MERGEs, ledger appends and daily gold replaces add some
     on every run); bronze is append-only by day and left as landed;
     marts are compacted in their own layout (jobs/gold_publish.compact) so per-district files
-    survive. VACUUM keeps VACUUM_RETENTION_HOURS of history. Ledger housekeeping: the ledger
+    survive. VACUUM keeps VACUUM_RETENTION_HOURS of history. Bronze and quarantine, which hold
+    records as sent, are vacuumed FULL: the table's directory is listed, so files no commit
+    ever named (a killed write's orphans, personal data all the same) go too, not only the
+    files the log removed (LITE). Ledger housekeeping: the ledger
     tables are compacted like the rest, and the staging tables, overwritten by every run, are
     vacuumed too; their current candidate (what an engineer inspects after a refusal) stays.
     """
@@ -243,7 +248,7 @@ def _maintain(spark: Any, registry: Any, lake: Any) -> dict[str, Any]:
     from citylake.lake.catalog import lake_tables
     from jobs.gold_publish import compact
 
-    done: dict[str, Any] = {"optimized": [], "vacuumed": [], "staging_vacuumed": []}
+    done: dict[str, Any] = {"optimized": [], "vacuumed": [], "vacuumed_full": [], "staging_vacuumed": []}
     for t in lake_tables(lake):
         files = spark.sql(f"DESCRIBE DETAIL delta.`{t.path}`").select("numFiles").first()
         fragmented = files is not None and files[0] > SMALL_FILES
@@ -258,7 +263,13 @@ def _maintain(spark: Any, registry: Any, lake: Any) -> dict[str, Any]:
             and compact(spark, t.path, registry.marts[t.name], 16)
         ):
             done["optimized"].append(t.qualified)
-        if t.zone in ("silver", "gold", "quarantine", "_system"):
+        if t.zone in FULL_VACUUM_ZONES:
+            # FULL lists the directory: orphans of aborted writes go, at the same retention
+            fence.check(f"vacuuming {t.qualified}")
+            spark.sql(f"VACUUM delta.`{t.path}` FULL RETAIN {VACUUM_RETENTION_HOURS} HOURS")
+            done["vacuumed"].append(t.qualified)
+            done["vacuumed_full"].append(t.qualified)
+        elif t.zone in ("silver", "gold", "_system"):
             # LITE: candidates come from the log, not from listing every file of the table
             fence.check(f"vacuuming {t.qualified}")
             spark.sql(f"VACUUM delta.`{t.path}` LITE RETAIN {VACUUM_RETENTION_HOURS} HOURS")

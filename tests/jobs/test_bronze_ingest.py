@@ -158,6 +158,7 @@ def bad_day(spark, registry, tmp_path_factory):
     gz = _feed_where(registry, format="csv", compression="gzip")
     pq_feed = _feed_where(registry, format="parquet")
     good = _land(lake, gbk, "good.csv", _csv_text(gbk).encode("gbk"))
+    _land(lake, gbk, "zz_resent.csv", good.read_bytes())  # a byte-identical re-send of good.csv
     cases = {}
     # an unknown unit and an unknown feed of a known unit
     p = Path(lake.zone("landing")) / "op_nobody" / "parking_lots" / DAY.isoformat() / "x.csv"
@@ -242,6 +243,24 @@ def test_bad_files_do_not_stop_the_good_one(spark, bad_day):
     assert result.status == "partial"
     outcome = next(f for f in result.files if f.file.endswith("/good.csv"))
     assert outcome.status == ledger.LOADED and outcome.rows_bronze == 5
+
+
+def test_a_resent_duplicate_is_recorded_by_checksum_not_copied(bad_day):
+    import hashlib
+
+    lake, _, _, result = bad_day
+    outcome = next(f for f in result.files if f.file.endswith("/zz_resent.csv"))
+    resent = Path(lake.zone("landing")) / outcome.file
+    assert outcome.status == ledger.DUPLICATE and outcome.rows_bronze == 0
+    rows = ledger.read_rows(
+        lake, "quarantine", "rejected_files", ["source_file", "status", "sha256", "copy_path"]
+    )
+    dup = [r for r in rows if r["source_file"].endswith("/zz_resent.csv")]
+    assert [r["status"] for r in dup] == [ledger.DUPLICATE]
+    assert dup[0]["sha256"] == hashlib.sha256(resent.read_bytes()).hexdigest()
+    assert dup[0]["copy_path"] is None  # its bytes are good.csv's: no second copy to erase
+    copies = [p.name for p in (Path(lake.zone("quarantine")) / "files").rglob("*") if p.is_file()]
+    assert copies and "zz_resent.csv" not in copies  # the rejected files are copied, it is not
 
 
 def test_truncated_gzip_counts_what_landed(bad_day):

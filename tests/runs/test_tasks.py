@@ -43,23 +43,47 @@ def test_check_fails_a_partial_run_naming_the_held_units():
 
 @pytest.mark.spark
 def test_maintenance_compacts_fragmented_tables_and_keeps_a_week_of_history(spark, tmp_path, monkeypatch):
+    import os
+    import time
+    from pathlib import Path
+
     from citylake.lake import Lake
 
     lake = Lake(str(tmp_path / "lake"))
     silver, quarantine = lake.table("silver", "parking_occupancy"), lake.table("quarantine", "dq_rows")
+    bronze = lake.table("bronze", "parking_lots")
     staging = lake.table("_system", "staging/silver/parking_occupancy")
     for i in range(tasks.SMALL_FILES + 3):  # a MERGE or an append a day, each a small file
         spark.range(i * 10, i * 10 + 10).coalesce(1).write.format("delta").mode("append").save(silver)
     for i in range(2):
         spark.range(i, i + 1).write.format("delta").mode("append").save(quarantine)
         spark.range(i, i + 5).write.format("delta").mode("overwrite").save(staging)
+    spark.range(3).write.format("delta").option("delta.appendOnly", "true").save(bronze)
+    # a killed write's file: in the table's folder, named by no commit, older than the retention
+    orphans = {}
+    old = time.time() - (tasks.VACUUM_RETENTION_HOURS + 1) * 3600
+    for table in (bronze, quarantine, silver):
+        orphans[table] = Path(table) / "part-00000-aborted-write.snappy.parquet"
+        orphans[table].write_bytes(b"PAR1 rows of a write that never committed PAR1")
+        os.utime(orphans[table], (old, old))
+    young = Path(bronze) / "part-00001-write-under-way.snappy.parquet"
+    young.write_bytes(b"PAR1 rows of a write still running PAR1")
+    recent = time.time() - (tasks.VACUUM_RETENTION_HOURS - 1) * 3600
+    os.utime(young, (recent, recent))
     monkeypatch.setenv("CITYLAKE_LAKE_ROOT", lake.root)
 
     done = tasks.maintain("2026-11-20")
 
     assert done["optimized"] == ["silver.parking_occupancy"]  # the 2-file table is left alone
-    assert {"silver.parking_occupancy", "quarantine.dq_rows"} <= set(done["vacuumed"])
+    assert {"silver.parking_occupancy", "quarantine.dq_rows", "bronze.parking_lots"} <= set(done["vacuumed"])
     assert done["staging_vacuumed"] == ["silver.parking_occupancy"]
+    # records as sent are vacuumed FULL: the orphan goes; LITE (the log's removals only) keeps it
+    assert sorted(done["vacuumed_full"]) == ["bronze.parking_lots", "quarantine.dq_rows"]
+    assert not orphans[bronze].exists() and not orphans[quarantine].exists()
+    assert orphans[silver].exists()
+    assert spark.read.format("delta").load(bronze).count() == 3
+    # at the week's retention, never 0 hours: a file younger than that (a write under way) stays
+    assert young.exists()
 
     def files(path):
         return spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()["numFiles"]
