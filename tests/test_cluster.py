@@ -49,6 +49,9 @@ def s3_env(tmp_path_factory):
                           region_name="us-east-1")  # fmt: skip
         for zone in ZONES:
             s3.create_bucket(Bucket=BUCKET.format(zone=zone.lstrip("_")))
+            # versioned, as a production lake should be: an erasure must reach every old version too
+            s3.put_bucket_versioning(Bucket=BUCKET.format(zone=zone.lstrip("_")),
+                                     VersioningConfiguration={"Status": "Enabled"})  # fmt: skip
         yield env, s3
 
 
@@ -248,3 +251,30 @@ def test_the_sql_endpoint_serves_the_s3_lake(lakes, tmp_path, monkeypatch):
         databases = {r["namespace"] for r in hive_query(port, "SHOW DATABASES")}
     assert rows and rows == ours
     assert {"silver", "gold", "ops"} <= databases and "bronze" not in databases
+
+
+def test_an_erasure_on_the_versioned_s3_lake_leaves_no_version_holding_the_subjects(lakes, tmp_path):
+    """Erase two people of the S3 lake's charging sessions (by plate and mobile), then verify:
+    every version of every object in every zone bucket is read, and none holds them."""
+    from citylake.engine.storage import delta_rs_location
+
+    env, s3_lake, _, _ = lakes
+    uri, options = delta_rs_location(s3_lake.table("bronze", "ev_charging_sessions"))
+    options |= {"aws_access_key_id": env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+                "region": "us-east-1", "endpoint_url": env["AWS_ENDPOINT_URL"], "allow_http": "true"}  # fmt: skip
+    from deltalake import DeltaTable
+
+    rows = [r for r in DeltaTable(uri, storage_options=options).to_pyarrow_table().to_pylist() if r["plate_no"]]
+    people = [{"licence_plate": r["plate_no"], "mobile": r["user_mobile"]} for r in rows[:2]]
+    subjects = tmp_path / "subjects.jsonl"
+    subjects.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in people), encoding="utf-8")
+    out = _python(env, "import sys; from citylake.cli import main\n"
+                  "for argv in (['landing', 'tidy', '--date', sys.argv[2]], ['subject', 'erase', '--request', 'DSR-S3-1',"
+                  " '--subjects', sys.argv[1]], ['subject', 'verify', '--request', 'DSR-S3-1', '--subjects', sys.argv[1],"
+                  " '--json']):\n"
+                  "    code = main(argv)\n"
+                  "    print('EXIT', argv[1], code, flush=True)", str(subjects), DAY)  # fmt: skip
+    assert "EXIT erase 0" in out and "EXIT verify 0" in out, out[-3000:]
+    report = json.loads(out[out.index("{"):out.rindex("}") + 1])
+    assert report["clean"] and report["findings_count"] == 0
+    assert report["versions"] > report["objects"], "the buckets are versioned: older versions were read too"

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from citylake.cli import landing, observe, pipeline, registry
+from citylake.cli import landing, observe, pipeline, registry, subject
 from citylake.cli.output import EXIT_BUSY, EXIT_ERROR, EXIT_INFRA, EXIT_USAGE
 from citylake.config.registry import RegistryError
 from citylake.config.settings import ConfigError
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_commands(sub)
     landing.add_commands(sub)
     observe.add_commands(sub)
+    subject.add_commands(sub)
     return p
 
 

@@ -40,6 +40,20 @@ def latest_version(path: str, store: Store | None = None) -> int | None:
     return int(start) if start is not None else None
 
 
+# what an erasure keeps of the commits whose log entries it purged (citylake.privacy.purge): each
+# one's commitInfo, so a batch's identity outlives its log entry and a rebuild still finds it
+KEPT_COMMITS = "_citylake/commit_info.json"
+
+
+def kept_commit_info(path: str, store: Store | None = None) -> dict[int, dict[str, Any]]:
+    store = store or store_for(path)
+    try:
+        kept = json.loads(store.read_bytes(f"{path.rstrip('/')}/{KEPT_COMMITS}"))
+    except FileNotFoundError:
+        return {}
+    return {int(v): info for v, info in kept.items()}
+
+
 def commit_info(path: str, version: int, store: Store | None = None) -> dict[str, Any] | None:
     """The ``commitInfo`` action of one commit (operation, metrics, userMetadata parsed as JSON
     when it is JSON), or None if that commit's file is gone (log clean-up) or has none."""
@@ -47,7 +61,7 @@ def commit_info(path: str, version: int, store: Store | None = None) -> dict[str
     try:
         raw = store.read_bytes(f"{_log(path)}/{version:020d}.json")
     except FileNotFoundError:
-        return None
+        return kept_commit_info(path, store).get(version)
     for line in raw.decode("utf-8").splitlines():
         if '"commitInfo"' not in line:
             continue
