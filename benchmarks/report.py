@@ -167,6 +167,15 @@ def markdown(results: dict[str, Any]) -> str:
         )
         prev = r
     lines += _steps(results["scales"])
+    if results.get("subject_erase"):
+        e = results["subject_erase"]
+        lines += ["", "## Data-subject erasure (issue 35)", "",
+                  f"`subject_erase_s`: erasing {e['subjects']} planted subjects from a scale-{e['scale']} demo lake, "
+                  f"purge included: **{e['subject_erase_s']} s** (target <= {e['target_s']:.0f} s: "
+                  f"{_mark(e['met'])}); {e['rows_deleted']} rows deleted from {e['tables']} tables, "
+                  f"{e['data_files_purged']} data files purged, {e['files_rewritten']} raw files rewritten. "
+                  f"The independent verifier read {e['objects_scanned']} objects ({e['bytes_scanned'] / 1e6:.0f} MB) "
+                  f"in {e['subject_verify_s']} s: {'clean' if e['verify_clean'] else 'NOT CLEAN'}."]  # fmt: skip
     if results.get("files"):
         lines += ["", "## Single-file feeds (public data, one unit each, run scoped to it)", "",
                   "| feed | format | records | MB | bare Spark s | Polars+delta-rs s | citylake bronze s | "

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import layout, machine, peers, report, volume
+from benchmarks import layout, machine, peers, report, subject_erase, volume
 from benchmarks.dag_parse import parse_dags
 from benchmarks.synthetic import registry_with_units
 from citylake.config.registry import Registry, load_registry
@@ -285,6 +285,9 @@ def main() -> None:
             log(f"single-file feeds: {results['files']}")
         assert lake is not None
         results["layout"] = layout.measure(lake, reg, DAY)
+        log("data-subject erasure")
+        results["subject_erase"] = subject_erase.measure(spark, settings, reg, tmp)
+        log(f"data-subject erasure: {results['subject_erase']}")
         spark.stop()
     results["summary"] = report.summary(results)
     results["bench_wall_s"] = round(time.perf_counter() - started, 1)
