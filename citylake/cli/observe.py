@@ -77,16 +77,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     from citylake.engine.spark import get_spark
     from citylake.lake import Lake
     from citylake.lake.status import dataset_status, feed_status, pipeline_status, request_status
+    from citylake.lake.subject_ledger import lake_today
 
     settings = load_settings()
     lake = Lake(settings.lake_root)
+    # requests are dated in the lake's time zone (Asia/Shanghai): so is their default day
+    req_day = lake_today() if args.as_of == dt.date.today() else args.as_of
     if args.requests:  # no JVM: the request ledger is read with delta-rs
-        open_requests = request_status(lake, args.as_of)
+        open_requests = request_status(lake, req_day)
         if args.json:
-            print(json.dumps({"as_of": args.as_of.isoformat(), "subject_requests": open_requests},
+            print(json.dumps({"as_of": req_day.isoformat(), "subject_requests": open_requests},
                              ensure_ascii=False, indent=1))  # fmt: skip
         else:
-            print_requests(open_requests, args.as_of)
+            print_requests(open_requests, req_day)
         return EXIT_OK
     reg = load_registry(settings.registry_dir)
     if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
@@ -119,7 +122,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     console_for(False).print(table)
     print_datasets(dataset_status(spark, lake))
     print_pipeline(pipeline_status(lake, reg, args.as_of))
-    print_requests(request_status(lake, args.as_of), args.as_of)
+    print_requests(request_status(lake, req_day), req_day)
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from citylake.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from citylake.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, arg_date
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
 from citylake.lake import Lake
@@ -62,9 +62,17 @@ def _outside_lake(path: Path, lake: Lake) -> bool:
 
 def _record(lake: Lake, args: argparse.Namespace, kind: str, subjects: list[Subject], key: bytes, status: str,
             **kw: Any) -> None:  # fmt: skip
-    from citylake.lake import subject_ledger
+    import datetime as dt
 
-    subject_ledger.record(lake, args.request, kind, [s.ref(key) for s in subjects], status, **kw)
+    from citylake.lake import runlock, subject_ledger
+
+    received = getattr(args, "received", None)
+    if received is not None:
+        kw.setdefault("received_on", received)  # the day the request came in; a request's later rows keep it
+    # each row is chained to the one before: appends take the lake's lock, like every other writer
+    with runlock.hold(lake, f"ledger-{args.request}", dt.date.today(), wait_s=max(60.0, getattr(args, "wait", 0.0)),
+                      what="subject request ledger"):  # fmt: skip
+        subject_ledger.record(lake, args.request, kind, [s.ref(key) for s in subjects], status, **kw)
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
@@ -190,6 +198,8 @@ def add_commands(sub: Any) -> None:
         a = acts.add_parser(name, help=help_)
         if request:
             a.add_argument("--request", required=True, help="request id (letters, digits, . _ -)")
+            a.add_argument("--received", type=arg_date, default=None,
+                           help="the day the request was received, YYYY-MM-DD (default today); due 30 days later")  # fmt: skip
         if subjects:
             a.add_argument("--subjects", required=True, metavar="FILE",
                            help="JSON lines: resident_id, mobile, name, licence_plate")  # fmt: skip
