@@ -209,9 +209,14 @@ def test_s3_noncurrent_versions_and_deleted_objects_are_scanned_until_the_versio
 
 
 def test_s3_a_lake_of_one_bucket_per_zone_is_scanned_in_every_bucket(minio, monkeypatch):
+    import boto3
+
     s3, env = minio
     for k, v in env.items():
         monkeypatch.setenv(k, v)  # the default client, from the environment as on a cluster host
+    # boto3's default session keeps the first credentials it resolved: a fresh one here, and the
+    # one before restored afterwards, so no later test in this process signs with this MinIO's keys
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for zone in ("landing", "system"):  # unversioned buckets: version id "null"; other zones missing
         s3.create_bucket(Bucket=f"verify-zones-{zone}")
     s3.put_object(Bucket="verify-zones-system", Key="gx/results/run.json",
