@@ -58,7 +58,7 @@ def erase_table(
     locked = delta_log.configuration(path).get(APPEND_ONLY) == "true"
     if locked:
         _set_properties(path, {APPEND_ONLY: "false"})
-    metrics = tables.delete_rows(spark, path, keys, request_id)
+    metrics = tables.delete_rows(spark, path, keys)
     marked = (delta_log.latest_version(path) or 0) + 1
     props = {purge.ERASED_BY: request_id, purge.ERASED_FROM: str(marked),
              "delta.logRetentionDuration": purge.SHORT_LOG_RETENTION}  # fmt: skip

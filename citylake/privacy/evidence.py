@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from citylake.engine.storage import store_for
 from citylake.lake import Lake
-
-REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from citylake.lake.subject_ledger import REQUEST_ID  # one rule for request ids: the ledger's
 
 
 def check_request_id(request_id: str) -> str:

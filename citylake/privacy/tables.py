@@ -119,7 +119,7 @@ def user_metadata(spark: SparkSession, request_id: str) -> Iterator[None]:
         spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
 
 
-def delete_rows(spark: SparkSession, path: str, keys: DataFrame, request_id: str) -> dict[str, int]:
+def delete_rows(spark: SparkSession, path: str, keys: DataFrame) -> dict[str, int]:
     """Delete the rows holding any key from the table at ``path``, in one MERGE; returns its
     metrics (rows deleted, files removed and added). The caller sets the session's commit
     userMetadata (``user_metadata``): set per call, concurrent erasures would clear each other's."""
