@@ -5,7 +5,7 @@ Under the lake's run lock, so no run, maintenance or other request writes meanwh
 
 1. locate the subjects (tables and files);
 2. add them to the suppression list (references only), so nothing brings them back;
-3. per table holding them: unlock an append-only table, MERGE-delete against the key table,
+3. per table holding them: unlock an append-only table, MERGE-delete joining the subjects,
    relock it in the commit that marks the erasure; check that the only commits in between are
    these; purge (citylake.privacy.purge);
 4. rewrite each raw delivery holding any of them once, without their records, as delivered;
@@ -52,13 +52,13 @@ def _set_properties(path: str, props: dict[str, str]) -> None:
 
 
 def erase_table(
-    spark: SparkSession, lake: Lake, path: str, name: str, keys: Any, request_id: str
+    spark: SparkSession, lake: Lake, path: str, name: str, finder: str, subjects: list[int], request_id: str
 ) -> dict[str, Any]:
     before = delta_log.latest_version(path)
     locked = delta_log.configuration(path).get(APPEND_ONLY) == "true"
     if locked:
         _set_properties(path, {APPEND_ONLY: "false"})
-    metrics = tables.delete_rows(spark, path, keys)
+    metrics = tables.delete_rows(spark, path, finder, subjects)
     marked = (delta_log.latest_version(path) or 0) + 1
     props = {purge.ERASED_BY: request_id, purge.ERASED_FROM: str(marked),
              "delta.logRetentionDuration": purge.SHORT_LOG_RETENTION}  # fmt: skip
@@ -105,7 +105,11 @@ def erase_files(
     out = []
     for path, h in sorted(by_file.items()):
         data = objects.read(lake, path)
-        new = rawfiles.without_subjects(data, h.rel, registry, needles) if h.raw else files.redact(data, subjects, key)
+        new = (
+            rawfiles.without_subjects(data, h.rel, registry, needles)
+            if h.raw
+            else files.redact(data, subjects, key)
+        )
         # empty: damaged beyond reading record by record, and holding a subject: the whole file goes
         versions = objects.replace(lake, path, new) if new else objects.purge(lake, path)
         out.append({"path": h.rel, "kind": "raw" if h.raw else "text", "removed": counts[path],
@@ -141,15 +145,17 @@ def erase(
         found = locate(spark, lake, registry, subjects, key)
         say(f"found {len(found.tables)} table hit(s) and {len(found.files)} file hit(s)")
         suppression.add_subjects(lake, subjects, key, "erase", request_id)
-        keys = tables.keys_frame(spark, subjects, key).cache()
+        finder = tables.register_finder(spark, subjects, key)
+        numbers = [s.number for s in subjects]
         refs = sorted({h.table for h in found.tables}, key=qualified)
         say(f"erasing from {len(refs)} table(s): {', '.join(qualified(r) for r in refs)}")
         # tables are independent, and most of a small table's cost is driver work: a few at a time
         with tables.user_metadata(spark, request_id):
             done_tables = parallel.each(
-                refs, lambda ref: erase_table(spark, lake, ref.path, qualified(ref), keys, request_id), workers=4
+                refs,
+                lambda ref: erase_table(spark, lake, ref.path, qualified(ref), finder, numbers, request_id),
+                workers=4,
             )
-        keys.unpersist()
         done_files = erase_files(lake, registry, found, subjects, key)
         say(f"rewrote {len(done_files)} file(s)")
         old_versions = purge_old_versions(lake, subjects, key)

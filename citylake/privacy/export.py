@@ -82,7 +82,7 @@ def collect(
     """subject -> records: {table, zone, fields: {name: {value, description}}}."""
     from pyspark.sql import functions as F
 
-    keys = tables.keys_frame(spark, subjects, key)
+    finder = tables.register_finder(spark, subjects, key)
     out: dict[int, list[dict[str, Any]]] = {s.number: [] for s in subjects}
     for ref in sorted({h.table for h in found.tables}, key=qualified):
         df = delta_io.scan(spark, ref.path)
@@ -91,9 +91,7 @@ def collect(
             continue
         keep = [c for c in df.columns if not c.endswith("_hash")]
         matched = (
-            df.withColumn("_text", text)
-            .join(F.broadcast(keys), F.instr(F.col("_text"), F.col("needle")) > 0)
-            .select("subject", *keep)
+            df.select(F.explode(tables.subjects_in(text, finder)).alias("subject"), *keep)
             .dropDuplicates()
             .collect()
         )

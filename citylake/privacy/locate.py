@@ -49,13 +49,21 @@ class Found:
     scanned_tables: int
 
     def json(self, subjects: list[Subject]) -> dict[str, Any]:
-        per: dict[int, dict[str, Any]] = {s.number: {"subject": s.number, "tables": [], "files": []} for s in subjects}
+        per: dict[int, dict[str, Any]] = {
+            s.number: {"subject": s.number, "tables": [], "files": []} for s in subjects
+        }
         for h in self.tables:
-            per[h.subject]["tables"].append({"table": qualified(h.table), "zone": h.table.zone, "rows": h.rows})
+            per[h.subject]["tables"].append(
+                {"table": qualified(h.table), "zone": h.table.zone, "rows": h.rows}
+            )
         for f in self.files:
             per[f.subject]["files"].append(
-                {"path": f.rel, "kind": "raw" if f.raw else "text", "records" if f.raw else "occurrences": f.count,
-                 "bytes": f.size}  # fmt: skip
+                {
+                    "path": f.rel,
+                    "kind": "raw" if f.raw else "text",
+                    "records" if f.raw else "occurrences": f.count,
+                    "bytes": f.size,
+                }  # fmt: skip
             )
         for p in per.values():
             p["rows"] = sum(t["rows"] for t in p["tables"])
@@ -69,15 +77,14 @@ class Found:
             lines += [f"  table {t['table']}: {t['rows']} row(s)" for t in p["tables"]]
             for f in p["files"]:
                 n = f.get("records", f.get("occurrences"))
-                lines.append(f"  file  {f['path']}: {n} {'record(s)' if f['kind'] == 'raw' else 'occurrence(s)'}")
+                lines.append(
+                    f"  file  {f['path']}: {n} {'record(s)' if f['kind'] == 'raw' else 'occurrence(s)'}"
+                )
         return "\n".join(lines)
 
 
-def locate(
-    spark: SparkSession, lake: Lake, registry: Registry, subjects: list[Subject], key: bytes
-) -> Found:
+def locate(spark: SparkSession, lake: Lake, registry: Registry, subjects: list[Subject], key: bytes) -> Found:
     refs = all_tables(lake)
-    keys = tables.keys_frame(spark, subjects, key)
-    table_hits = tables.count_rows(spark, refs, keys)
+    table_hits = tables.count_rows(spark, refs, tables.register_finder(spark, subjects, key))
     file_hits = files.scan(lake, registry, subjects, key, refs)
     return Found(table_hits, file_hits, len(refs))

@@ -1,4 +1,4 @@
-"""A subject's rows in the lake's Delta tables: counted in one pass, deleted by a MERGE on a key table.
+"""A subject's rows in the lake's Delta tables: counted in one pass, deleted by a MERGE on the subjects.
 
 What marks a row as a subject's: any of its text cells, normalised the way silver normalises
 before hashing (upper case, no spaces), contains one of the subject's normalised values or
@@ -6,14 +6,16 @@ silver hashes. One rule for every zone: bronze's clear columns, silver's hashes,
 ``raw_text`` and ``record``, and the ops tables' free text. A two-character name can also occur
 inside another person's text; `locate` shows what matched before anything is erased.
 
-The values travel as rows of a small key DataFrame, never as literals: a DELETE whose predicate
-is a literal ID would write that ID into ``_delta_log`` (the commit's ``predicate``), and into
-every plan Spark logs. The MERGE's recorded predicate names columns only.
+The values live inside a registered JVM function (``register_finder``), never in a plan as
+literals: a DELETE whose predicate is a literal ID would write that ID into ``_delta_log`` (the
+commit's ``predicate``), and into every plan Spark logs. The MERGE joins a key table of subject
+numbers to the function's answer, so its recorded predicate names the function and columns only.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from citylake.lake.catalog import TableRef
 from citylake.lake.subjects import Subject
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import Column, SparkSession
     from pyspark.sql.types import StructType
 
 WHITESPACE = " \t\n\r\f\u000b"  # what normalising removes: Java's \s, as pii.normalise's regex
@@ -41,8 +43,30 @@ def needle_rows(subjects: Iterable[Subject], key: bytes) -> list[tuple[int, str]
     return sorted(out)
 
 
-def keys_frame(spark: SparkSession, subjects: Iterable[Subject], key: bytes) -> DataFrame:
-    return spark.createDataFrame(needle_rows(subjects, key), "subject INT, needle STRING")
+def register_finder(spark: SparkSession, subjects: Iterable[Subject], key: bytes) -> str:
+    """Register a finder for these subjects in ``spark``; returns its SQL function's name. The
+    function maps a row's text to the sorted numbers of the subjects it holds, in one pass
+    whatever the number of needles (jvm/src/org/citylake/pii/SubjectFinder.java). The needles
+    live inside the function object, so plans and commits name the function, never a value."""
+    rows = needle_rows(subjects, key)
+    jvm, gateway = spark._jvm, spark.sparkContext._gateway
+    assert jvm is not None and gateway is not None, "the finder runs in the JVM: a classic session is needed"
+    needles = gateway.new_array(jvm.java.lang.String, len(rows))
+    numbers = gateway.new_array(jvm.int, len(rows))
+    for i, (subject, needle) in enumerate(rows):
+        needles[i], numbers[i] = needle, subject
+    types = jvm.org.apache.spark.sql.types.DataTypes
+    name = f"citylake_subjects_{uuid.uuid4().hex[:12]}"
+    function = jvm.org.citylake.pii.SubjectFinder(needles, numbers)
+    spark._jsparkSession.udf().register(name, function, types.createArrayType(types.IntegerType))
+    return name
+
+
+def subjects_in(text: Column, finder: str) -> Column:
+    """The sorted numbers of the subjects ``text`` holds (empty when none)."""
+    from pyspark.sql import functions as F
+
+    return F.call_function(finder, text)
 
 
 def _text_columns(schema: StructType) -> list[tuple[str, bool]]:
@@ -81,9 +105,9 @@ class TableHit:
     rows: int
 
 
-def count_rows(spark: SparkSession, tables: list[TableRef], keys: DataFrame) -> list[TableHit]:
+def count_rows(spark: SparkSession, tables: list[TableRef], finder: str) -> list[TableHit]:
     """Per table and subject, the rows of the current version that hold the subject: one job
-    over all tables together (each projected to its text), joined to the key table."""
+    over all tables together, each projected to the subjects its rows' text holds."""
     from pyspark.sql import functions as F
 
     parts = []
@@ -92,19 +116,16 @@ def count_rows(spark: SparkSession, tables: list[TableRef], keys: DataFrame) -> 
         text = row_text(df.schema)
         if text is None:
             continue
-        parts.append(df.select(F.lit(i).alias("_table"), F.monotonically_increasing_id().alias("_rid"),
-                               text.alias("_text")))  # fmt: skip
+        parts.append(
+            df.select(F.lit(i).alias("_table"), F.explode(subjects_in(text, finder)).alias("subject"))
+        )
     if not parts:
         return []
     rows = reduce(lambda a, b: a.unionByName(b), parts)
-    hits = (
-        rows.join(F.broadcast(keys), F.instr(F.col("_text"), F.col("needle")) > 0)
-        .groupBy("_table", "subject")
-        .agg(F.countDistinct("_rid").alias("rows"))
-        .collect()
-    )
+    # a row's subjects are distinct, so each (table, subject) count is a count of rows
+    hits = rows.groupBy("_table", "subject").count().collect()
     return sorted(
-        (TableHit(tables[h["_table"]], int(h["subject"]), int(h["rows"])) for h in hits),
+        (TableHit(tables[h["_table"]], int(h["subject"]), int(h["count"])) for h in hits),
         key=lambda h: (h.table.path, h.subject),
     )
 
@@ -112,17 +133,21 @@ def count_rows(spark: SparkSession, tables: list[TableRef], keys: DataFrame) -> 
 @contextmanager
 def user_metadata(spark: SparkSession, request_id: str) -> Iterator[None]:
     """Every commit in the block names the request (and nothing else) in its userMetadata."""
-    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", json.dumps({"subject_request": request_id}))
+    spark.conf.set(
+        "spark.databricks.delta.commitInfo.userMetadata", json.dumps({"subject_request": request_id})
+    )
     try:
         yield
     finally:
         spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
 
 
-def delete_rows(spark: SparkSession, path: str, keys: DataFrame) -> dict[str, int]:
-    """Delete the rows holding any key from the table at ``path``, in one MERGE; returns its
-    metrics (rows deleted, files removed and added). The caller sets the session's commit
-    userMetadata (``user_metadata``): set per call, concurrent erasures would clear each other's."""
+def delete_rows(spark: SparkSession, path: str, finder: str, subjects: Iterable[int]) -> dict[str, int]:
+    """Delete the rows holding any of the subjects from the table at ``path``, in one MERGE
+    joining the subjects' numbers to the first subject each row holds (an equi-join: one finder
+    pass per row); returns its metrics (rows deleted, files removed and added). The caller sets
+    the session's commit userMetadata (``user_metadata``): set per call, concurrent erasures
+    would clear each other's."""
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
@@ -130,10 +155,11 @@ def delete_rows(spark: SparkSession, path: str, keys: DataFrame) -> dict[str, in
     text = row_text(table.toDF().schema, alias="t")
     if text is None:
         return {"rows_deleted": 0, "files_removed": 0, "files_added": 0}
+    keys = spark.createDataFrame([(int(n),) for n in sorted(set(subjects))], "subject INT")
     fence.check(f"erasing rows of {path}")
     (
         table.alias("t")
-        .merge(F.broadcast(keys.select("needle").distinct()).alias("k"), F.instr(text, F.col("k.needle")) > 0)
+        .merge(F.broadcast(keys).alias("k"), F.array_min(subjects_in(text, finder)) == F.col("k.subject"))
         .whenMatchedDelete()
         .execute()
     )
