@@ -8,6 +8,8 @@ PII_KEY := .cache/secrets/pii_key
 WEB := .cache/web/web.lock.json
 CLASSES := .cache/jvm/archive.json
 PYTEST_ARGS ?=
+# two workers (tests/conftest.py keeps each module, and the demo lake's users, in one)
+TEST_WORKERS ?= 2
 # MinIO for the cluster tests, built from the Go module proxy (the only place this machine can
 # get it); pinned, and rebuilt only when missing. Go's module and build caches make a rebuild fast.
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
@@ -60,7 +62,7 @@ ldap:
 	fi
 
 test: setup $(MINIO) browser ldap
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

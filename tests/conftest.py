@@ -32,6 +32,29 @@ def figure():
     return record
 
 
+def pytest_sessionfinish(session) -> None:
+    # an xdist worker hands its figures to the controller, which prints them all
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["figures"] = list(FIGURES)
+
+
+def pytest_testnodedown(node, error) -> None:  # xdist's hook: called in the controller
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("figures", []))
+
+
+# `make test` runs two xdist workers with --dist loadgroup. A module's tests stay in one worker
+# (module fixtures are built once), and so do all the modules sharing the session's demo lake.
+SHARED = ("demo_lake", "demo_sql")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = "demo-lake" if any(f in fixtures for f in SHARED) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if FIGURES:
         terminalreporter.section("measured figures (not gates; `make bench` has the targets)")
