@@ -39,7 +39,8 @@ def pytest_sessionfinish(session) -> None:
         workeroutput["figures"] = list(FIGURES)
 
 
-def pytest_testnodedown(node, error) -> None:  # xdist's hook: called in the controller
+@pytest.hookimpl(optionalhook=True)  # xdist's hook (called in the controller): absent without xdist
+def pytest_testnodedown(node, error) -> None:
     FIGURES.extend(getattr(node, "workeroutput", {}).get("figures", []))
 
 
@@ -48,7 +49,9 @@ def pytest_testnodedown(node, error) -> None:  # xdist's hook: called in the con
 SHARED = ("demo_lake", "demo_sql")
 
 
-def pytest_collection_modifyitems(items) -> None:
+def pytest_collection_modifyitems(config, items) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         group = "demo-lake" if any(f in fixtures for f in SHARED) else item.nodeid.split("::")[0]

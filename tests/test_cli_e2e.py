@@ -84,6 +84,18 @@ def test_query_and_registry_list(demo_lake):
         ).stdout
     )
     assert rows == [{"n": 0}]
+    # a typo: exit 2, one line naming the command and Spark's condition, no traceback
+    typo = _cli(root, "query", "SELEC 1", check_codes=(2,))
+    assert typo.stderr.startswith("citylake query: [PARSE_SYNTAX_ERROR]") and "SELEC" in typo.stderr
+    assert typo.stderr.count("\n") == 1 and "Traceback" not in typo.stderr and "py4j" not in typo.stderr.lower()
+    missing = _cli(root, "query", "SELECT * FROM silver.no_such_table", check_codes=(2,))
+    assert "TABLE_OR_VIEW_NOT_FOUND" in missing.stderr and missing.stderr.count("\n") == 1
+    # a cut output says so; an uncut one does not
+    cut = _cli(root, "query", "SELECT id FROM range(5)", "--json", "--limit", "3")
+    assert [r["id"] for r in json.loads(cut.stdout)] == [0, 1, 2]
+    assert "showing the first 3 rows; there are more" in cut.stderr
+    whole = _cli(root, "query", "SELECT id FROM range(3)", "--json", "--limit", "3")
+    assert len(json.loads(whole.stdout)) == 3 and "showing" not in whole.stderr
     units = json.loads(_cli(root, "registry", "list", "--json").stdout)
     assert len(units) >= 200 and set(units[0]) == {"unit", "name", "feeds"}
     assert set(units[0]["feeds"][0]) == {"feed", "contract"}
@@ -144,8 +156,9 @@ def test_status_covers_every_feed(demo_lake, registry):
     warned = {(r["unit"], r["feed"]) for r in rows if r["dq"] == "warned"}
     assert faulty <= warned and warned - faulty <= collide
     assert {r["dq"] for r in rows if (r["unit"], r["feed"]) not in faulty | collide} == {"passed"}
-    stale = json.loads(_cli(root, "status", "--json", "--as-of", "2026-11-29").stdout)
-    assert not any(r["fresh"] for r in stale)
+    stale = _cli(root, "status", "--json", "--as-of", "2026-11-29", check_codes=(3,))
+    assert not any(r["fresh"] for r in json.loads(stale.stdout))
+    assert "stale (last date 2026-11-20)" in stale.stderr  # exit 3 names what needs attention
 
 
 def test_demo_builds_data_docs_and_publishes_every_mart(demo_lake, registry):

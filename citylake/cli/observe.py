@@ -12,6 +12,7 @@ from typing import Any
 
 from citylake.cli.output import (
     EXIT_OK,
+    EXIT_PARTIAL,
     EXIT_USAGE,
     arg_date,
     console_for,
@@ -22,7 +23,7 @@ from citylake.cli.output import (
 )
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
-from citylake.engine.clock import json_value, lake_time
+from citylake.engine.clock import json_value, lake_time, lake_today
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -43,21 +44,32 @@ def cmd_query(args: argparse.Namespace) -> int:
     settings = load_settings()
     spark = get_spark("citylake-query", settings)
     named = catalog.register(spark, catalog.named_in(args.sql, catalog.lake_tables(Lake(settings.lake_root))))
+    from pyspark.errors import AnalysisException, ParseException
+
     try:
         df = spark.sql(args.sql)
+        # one row past the limit tells whether the output is cut. Arrow keeps a TIMESTAMP (an
+        # instant, shown in the lake's clock with its offset) apart from a TIMESTAMP_NTZ (a
+        # wall-clock reading, shown as it is)
+        arrow = df.limit(args.limit + 1).toArrow()
     except Exception as exc:
         from citylake.privacy.purge import time_travel_refused
 
         travel = "DELTA_VERSION_NOT_FOUND" in str(exc) or "time travel" in str(exc).lower()
         erased = time_travel_refused(named) if travel else []
-        if not erased:
+        if erased:
+            print("citylake query: time travel refused\n  " + "\n  ".join(erased), file=sys.stderr)
+        elif isinstance(exc, AnalysisException | ParseException):  # a typo, an unknown table: no JVM stack
+            print(f"citylake query: {sql_error(exc)}", file=sys.stderr)
+        else:
             raise
-        print("citylake query: time travel refused\n  " + "\n  ".join(erased), file=sys.stderr)
         return EXIT_USAGE
-    # Arrow keeps a TIMESTAMP (an instant, shown in the lake's clock with its offset) apart from
-    # a TIMESTAMP_NTZ (a wall-clock reading, shown as it is)
-    arrow = df.limit(args.limit).toArrow()
+    cut = arrow.num_rows > args.limit
+    arrow = arrow.slice(0, args.limit)
     rows = [lake_time(list(r)) for r in zip(*[c.to_pylist() for c in arrow.columns], strict=True)]
+    if cut:
+        print(f"citylake query: showing the first {args.limit} rows; there are more (--limit N shows more)",
+              file=sys.stderr)  # fmt: skip
     if args.json:
         print(json.dumps([dict(zip(arrow.column_names, r, strict=True)) for r in rows], ensure_ascii=False,
                          default=json_value, indent=1))  # fmt: skip
@@ -73,57 +85,76 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def sql_error(exc: Exception) -> str:
+    """Spark's error as one line: its condition and the first line of its message."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    """Exit 3 when something needs attention (``attention``), so an alert can run it; 0 otherwise.
+    --pipeline, --requests and --datasets narrow both what is shown and what counts."""
     from citylake.engine.spark import get_spark
     from citylake.lake import Lake
-    from citylake.lake.status import dataset_status, feed_status, pipeline_status, request_status
-    from citylake.lake.subject_ledger import lake_today
+    from citylake.lake.status import attention, dataset_status, feed_status, pipeline_status, request_status
 
     settings = load_settings()
     lake = Lake(settings.lake_root)
-    # requests are dated in the lake's time zone (Asia/Shanghai): so is their default day
-    req_day = lake_today() if args.as_of == dt.date.today() else args.as_of
+    as_of = args.as_of or lake_today()
     if args.requests:  # no JVM: the request ledger is read with delta-rs
-        open_requests = request_status(lake, req_day)
+        open_requests = request_status(lake, as_of)
         if args.json:
-            print(json.dumps({"as_of": req_day.isoformat(), "subject_requests": open_requests},
+            print(json.dumps({"as_of": as_of.isoformat(), "subject_requests": open_requests},
                              ensure_ascii=False, indent=1))  # fmt: skip
         else:
-            print_requests(open_requests, req_day)
-        return EXIT_OK
+            print_requests(open_requests, as_of)
+        return _verdict(attention(requests=open_requests), args.json)
     reg = load_registry(settings.registry_dir)
     if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
-        days = pipeline_status(lake, reg, args.as_of)
+        days = pipeline_status(lake, reg, as_of)
         if args.json:
             print(json.dumps(days, ensure_ascii=False, indent=1))
         else:
             print_pipeline(days)
-        return EXIT_OK
+        return _verdict(attention(pipeline=days), args.json)
     spark = get_spark("citylake-status", settings)
     if args.datasets:
         datasets = dataset_status(spark, lake)
         if args.json:
             print(json.dumps(datasets, ensure_ascii=False, indent=1))
-            return EXIT_OK
-        print_datasets(datasets)
-        return EXIT_OK
-    rows = feed_status(spark, lake, reg, args.as_of)
+        else:
+            print_datasets(datasets)
+        return _verdict(attention(datasets=datasets), args.json)
+    rows = feed_status(spark, lake, reg, as_of)
+    datasets, days = dataset_status(spark, lake), pipeline_status(lake, reg, as_of)
+    requests = request_status(lake, as_of)
+    found = attention(days, rows, datasets, requests)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return EXIT_OK
+        return _verdict(found, args.json)
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} feeds as of {args.as_of}")
+    table = Table(title=f"{len(rows)} feeds as of {as_of}")
     cols = ("unit", "feed", "last_date", "fresh", "rows", "quarantine_rate", "dq", "schema_drift")
     for col in cols:
         table.add_column(col)
     for r in rows:
         table.add_row(*["" if r[k] is None else str(r[k]) for k in cols])
     console_for(False).print(table)
-    print_datasets(dataset_status(spark, lake))
-    print_pipeline(pipeline_status(lake, reg, args.as_of))
-    print_requests(request_status(lake, req_day), req_day)
-    return EXIT_OK
+    print_datasets(datasets)
+    print_pipeline(days)
+    print_requests(requests, as_of)
+    return _verdict(found, args.json)
+
+
+def _verdict(found: list[str], json_mode: bool) -> int:
+    """Exit 3 with a summary on stderr when something needs attention."""
+    if not found:
+        return EXIT_OK
+    shown_ = found[:10] + ([f"... and {len(found) - 10} more"] if len(found) > 10 else [])
+    print(f"citylake status: {len(found)} finding(s) need attention (exit 3)\n  " + "\n  ".join(shown_),
+          file=sys.stderr)  # fmt: skip
+    return EXIT_PARTIAL
 
 
 def print_requests(requests: list[dict[str, Any]], as_of: dt.date) -> None:
@@ -199,9 +230,12 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--json", action="store_true", help="print a JSON array")
     c.set_defaults(func=cmd_catalog)
 
-    st = sub.add_parser("status", help="freshness, volume, quarantine rate and DQ verdict per unit/feed")
+    st = sub.add_parser(
+        "status", help="freshness, volume, quarantine rate and DQ verdict per unit/feed; exit 3 when "
+        "a day is incomplete, a feed stale or held, a publication failed or a request overdue")
     st.add_argument(
-        "--as-of", type=arg_date, default=dt.date.today(), help="judge freshness at this date (default today)"
+        "--as-of", type=arg_date, default=None,
+        help="judge freshness at this date (default: today in Asia/Shanghai, the lake's time zone)"
     )
     st.add_argument("--json", action="store_true", help="print a JSON array")
     st.add_argument(
@@ -223,7 +257,8 @@ def add_commands(sub: Any) -> None:
 
     q = sub.add_parser("query", help="run Spark SQL against the catalog")
     q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')
-    q.add_argument("--limit", type=int, default=100, help="rows to print (default 100)")
+    q.add_argument("--limit", type=int, default=100,
+                   help="rows to print (default 100; stderr says when there were more)")  # fmt: skip
     q.add_argument("--json", action="store_true", help="print rows as JSON")
     q.set_defaults(func=cmd_query)
 

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 # 0 ok, 1 anything else, 2 usage or config error, 3 partial or incomplete, 4 the lake is busy (or
-# the run lost its lock to another run), 5 infrastructure failure: the storage failed under the run
+# the run lost its lock to another run), 5 infrastructure failure: the storage failed under the run,
+# 130 interrupted (Ctrl-C: 128 + SIGINT, as shells report it)
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BUSY, EXIT_INFRA = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
 
 
 def arg_date(value: str) -> dt.date:

@@ -27,3 +27,9 @@ def lake_time(value: Any, naive_is_local: bool = False) -> Any:
 def json_value(value: Any) -> str:
     """``json.dumps`` default: ISO-8601 for dates and times (with the offset), text otherwise."""
     return value.isoformat() if isinstance(value, dt.date | dt.time) else str(value)
+
+
+def lake_today() -> dt.date:
+    """Today in the lake's time zone (Asia/Shanghai), whatever the host's: the default logical
+    date of every command that takes one."""
+    return dt.datetime.now(ZoneInfo(LAKE_TIME_ZONE)).date()

@@ -198,3 +198,23 @@ def pipeline_status(lake: Lake, registry: Registry, as_of: dt.date, days: int = 
         out.append({"date": day.isoformat(), "status": "incomplete" if items else "ok", "owed": items,
                     "last_run": last["run_id"] if last else None, "note": note})  # fmt: skip
     return out
+
+
+def attention(
+    pipeline: list[dict[str, Any]] | None = None,
+    feeds: list[dict[str, Any]] | None = None,
+    datasets: list[dict[str, Any]] | None = None,
+    requests: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """What makes `citylake status` exit 3, so an alert can run it (as `dbt source freshness`
+    does): an incomplete day, a stale or held feed, a dataset whose newest publication failed,
+    an overdue data-subject request. One line per finding, naming it."""
+    out = [f"{d['date']}: incomplete" for d in pipeline or [] if d["status"] != "ok"]
+    for f in feeds or []:
+        if not f["fresh"]:
+            out.append(f"{f['unit']}/{f['feed']}: stale (last date {f['last_date'] or 'never'})")
+        if f["dq"] == "failed":
+            out.append(f"{f['unit']}/{f['feed']}: held by the quality gate on {f['last_date']}")
+    out += [f"{d['dataset']}: newest publication failed" for d in datasets or [] if d["status"] == "failed"]
+    out += [f"request {r['request_id']}: overdue" for r in requests or [] if r["overdue"]]
+    return out

@@ -27,10 +27,9 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from citylake.config.settings import LAKE_TIME_ZONE
 from citylake.engine import delta_log, fence
+from citylake.engine.clock import lake_today
 from citylake.lake import Lake
 from citylake.lake.ledger import APPEND_ONLY, arrow_schema
 
@@ -91,10 +90,6 @@ def redact(text: str) -> str:
     for kind, pattern in IDENTIFIER_PATTERNS.items():
         text = pattern.sub(f"[{kind} removed]", text)
     return text
-
-
-def lake_today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(LAKE_TIME_ZONE)).date()
 
 
 def path(lake: Lake) -> str:

@@ -162,14 +162,14 @@ def test_status_and_the_run_report_show_the_requests(lake, registry, monkeypatch
     monkeypatch.setenv("CITYLAKE_LAKE_ROOT", lake.root)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert cli.main(["status", "--requests", "--json", "--as-of", TODAY.isoformat()]) == 0
+        assert cli.main(["status", "--requests", "--json", "--as-of", TODAY.isoformat()]) == 3  # 2 overdue
     shown = json.loads(out.getvalue())
     assert shown["as_of"] == "2026-11-20"
     assert [(r["request_id"], r["overdue"]) for r in shown["subject_requests"]] == [
         ("DSR-1", True), ("DSR-4", True), ("DSR-3", False)]  # fmt: skip
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert cli.main(["status", "--requests", "--as-of", TODAY.isoformat()]) == 0
+        assert cli.main(["status", "--requests", "--as-of", TODAY.isoformat()]) == 3
     assert "3 open data-subject requests as of 2026-11-20, 2 overdue" in out.getvalue()
     assert "20 overdue" in out.getvalue()
 

@@ -119,24 +119,25 @@ def test_held_unit_is_not_promoted_and_others_are(spark, two_days):
     assert day2.status == "partial" and day2.exit_code == 3
 
 
-def _cli(lake, exp_dir, *args):
+def _cli(lake, exp_dir, *args, code=0):
     env = {**os.environ, "CITYLAKE_LAKE_ROOT": lake.root, "CITYLAKE_EXPECTATIONS_DIR": str(exp_dir)}
     proc = subprocess.run([sys.executable, "-m", "citylake.cli", *args], capture_output=True, text=True, env=env,
                           timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == code, proc.stderr[-3000:]
     return proc.stdout
 
 
 def test_status_reports_the_failures(two_days):
     lake, _, _, before, exp_dir = two_days
-    datasets = json.loads(_cli(lake, exp_dir, "status", "--datasets", "--json"))
+    # a failed publication and a held feed need attention: exit 3, so an alert can run status
+    datasets = json.loads(_cli(lake, exp_dir, "status", "--datasets", "--json", code=3))
     by_name = {d["dataset"]: d for d in datasets}
     parking = by_name["gold.mart_parking_daily"]
     assert parking["status"] == "failed" and parking["current_version"] == before["mart_parking_daily"][0]
     assert "peak_occupancy_rate" in parking["reason"]
     assert by_name["gold.mart_ev_charging_daily"]["status"] == "published"
-    feeds = json.loads(_cli(lake, exp_dir, "status", "--json", "--as-of", DAY2.isoformat()))
+    feeds = json.loads(_cli(lake, exp_dir, "status", "--json", "--as-of", DAY2.isoformat(), code=3))
     mine = [f for f in feeds if f["unit"] == BROKEN_UNIT and f["feed"] == "parking_occupancy"]
     assert mine[0]["dq"] == "failed"
-    human = _cli(lake, exp_dir, "status", "--as-of", DAY2.isoformat())
+    human = _cli(lake, exp_dir, "status", "--as-of", DAY2.isoformat(), code=3)
     assert "gold.mart_parking_daily" in human and "failed" in human
