@@ -15,12 +15,13 @@ TEST_WORKERS ?= 2
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := .cache/bin/minio
 
-.PHONY: help setup browser ldap demo sql test test-fast lint typecheck run clean-lake bench airflow dictionary minio checkov
+.PHONY: help setup browser ldap demo sql test test-fast lint typecheck run clean-lake bench airflow dictionary docs-reference docs minio checkov
 
 help:
 	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff and mypy"
+	@echo "make docs   - regenerate the committed generated pages (make dictionary, make docs-reference)"
 
 $(STAMP): pyproject.toml
 	@py=$$(scripts/check_env.sh) || exit 1; \
@@ -79,6 +80,14 @@ bench: setup
 
 dictionary: $(STAMP)
 	$(BIN)/citylake docs --dictionary docs/data_dictionary.md
+
+# The reference pages under docs/reference/ (command line, configuration, registry formats, lake
+# layout), generated from the code; tests/docs fails when a committed one is stale.
+docs-reference: $(STAMP)
+	$(BIN)/python -m citylake.cli.reference
+
+# every generated page the repository commits
+docs: dictionary docs-reference
 
 # Embedded Airflow for humans: SQLite, AIRFLOW_HOME inside the repo (git-ignored), dags/ as the DAG folder.
 AIRFLOW_ENV := PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(CURDIR)/airflow_home AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \

@@ -11,6 +11,7 @@ import re
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from citylake.config.layers import BRONZE_META
 from citylake.config.registry import FeedContract
 from citylake.lake import ledger, preflight
 from citylake.quality.rowchecks import DQ_FAILED
@@ -28,18 +29,9 @@ def bronze_schema(contract: FeedContract) -> StructType:
         T.StructField(c.name, spark_type(c.type), True, {"comment": c.description} if c.description else {})
         for c in contract.columns
     ]
-    fields += [
-        T.StructField("_unit", T.StringType(), False),
-        T.StructField("_feed", T.StringType(), False),
-        T.StructField("_source_file", T.StringType(), False),
-        T.StructField("_record_no", T.LongType(), False),
-        T.StructField("_ingested_at", T.TimestampType(), False),
-        T.StructField("_run_id", T.StringType(), False),
-        T.StructField("_batch_id", T.StringType(), False),
-        T.StructField("_logical_date", T.DateType(), False),
-        # ids of the suite's row-level expectations this record breaks (see citylake.quality)
-        T.StructField(DQ_FAILED, T.ArrayType(T.StringType(), False), True),
-    ]
+    fields += [T.StructField(name, spark_type(typ), False) for name, typ in BRONZE_META]
+    # ids of the suite's row-level expectations this record breaks (see citylake.quality)
+    fields.append(T.StructField(DQ_FAILED, T.ArrayType(T.StringType(), False), True))
     return T.StructType(fields)
 
 

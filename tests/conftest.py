@@ -108,7 +108,8 @@ def demo_lake(tmp_path_factory):
     events = root.parent / "spark-events"
     events.mkdir()
     conf = f"spark.eventLog.enabled=true,spark.eventLog.compress=false,spark.eventLog.dir={events.as_uri()}"
-    proc = cli(root, "demo", "--scale", "0.02", env={"CITYLAKE_SPARK_CONF": conf})
+    logs = root.parent / "logs"  # Spark's log, apart from the run's (shared) default
+    proc = cli(root, "demo", "--scale", "0.02", env={"CITYLAKE_SPARK_CONF": conf, "CITYLAKE_LOG_DIR": str(logs)})
     return root, proc
 
 

@@ -133,6 +133,19 @@ def test_partial_run_exits_3(tmp_path):
     assert {s for name, s in statuses.items() if name.startswith("op_xpeng")} <= {"loaded", "duplicate"}
 
 
+def test_the_demo_prints_progress_and_results_and_keeps_sparks_log_in_a_file(demo_lake):
+    root, proc = demo_lake
+    out = proc.stdout + proc.stderr
+    noisy = [line for line in out.splitlines() if any(w in line for w in ("ERROR", "Traceback", "proxy", "WARN "))]
+    assert not noisy, noisy[:5]
+    log = root.parent / "logs" / "spark.log"
+    assert f"Spark's log:  {log}" in proc.stdout and log.is_file()
+    # what the console no longer shows is in the file: the session's start-up warnings at least
+    text = log.read_text(errors="replace")
+    assert " WARN " in text or " ERROR " in text
+    assert "citylake-tests-only-not-a-secret" not in text  # the PII key never reaches a log line
+
+
 def test_status_covers_every_feed(demo_lake, registry):
     root, _ = demo_lake
     rows = json.loads(_cli(root, "status", "--json", "--as-of", "2026-11-20").stdout)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from citylake.cli.output import (
     print_pipeline,
     shown,
 )
+from citylake.config import variables
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
 from citylake.engine.clock import json_value, lake_time, lake_today
@@ -263,7 +263,7 @@ def add_commands(sub: Any) -> None:
     q.set_defaults(func=cmd_query)
 
     sq = sub.add_parser("serve-sql", help="serve the lake to BI tools over JDBC/ODBC (Spark Thrift server)")
-    sq.add_argument("--port", type=int, default=int(os.environ.get("CITYLAKE_SQL_PORT", "10000")),
+    sq.add_argument("--port", type=int, default=int(variables.read("CITYLAKE_SQL_PORT")),
                     help="port (default CITYLAKE_SQL_PORT, else 10000)")  # fmt: skip
     sq.add_argument("--bind", default="127.0.0.1", help="address to listen on (default loopback only)")
     sq.add_argument("--role", choices=("analyst", "steward"), default="analyst",

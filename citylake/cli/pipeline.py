@@ -110,6 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from citylake.engine.spark import log_file
     from citylake.generate import generate
     from citylake.lake import Lake
     from citylake.runs.pipeline import run_daily
@@ -146,7 +147,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "  the ledger:   .venv/bin/citylake query \"SELECT * FROM ops.run_ledger WHERE status <> 'loaded'\"\n"
         '  dropped rows: .venv/bin/citylake query "SELECT unit, source_file, record_no, reason FROM quarantine.dq_rows LIMIT 20"\n'
         f"  data quality: .venv/bin/citylake docs   (Data Docs, offline HTML: {report.docs})\n"
-        "  datasets:     .venv/bin/citylake status --datasets"
+        "  datasets:     .venv/bin/citylake status --datasets\n"
+        f"  Spark's log:  {log_file(settings)}"
     )
     return report.exit_code
 

@@ -1,7 +1,7 @@
-"""Column layouts of the silver layer, derived from the feed contracts (no Spark needed).
+"""Column layouts of the bronze and silver layers, derived from the feed contracts (no Spark needed).
 
 `citylake registry validate` checks silver suites against these names before any Spark runs;
-jobs/silver_conform.py builds exactly these columns.
+jobs/silver_conform.py builds exactly these columns, jobs/bronze_transform.py bronze's.
 """
 
 from __future__ import annotations
@@ -18,6 +18,20 @@ SILVER_META: tuple[tuple[str, str], ...] = (
     ("_logical_date", "date"),
     ("_run_id", "string"),
     ("_updated_at", "timestamp"),
+)
+
+
+# what every bronze row carries after its contract's columns (never null); bronze adds the ids of the
+# row-level expectations a record breaks last (citylake.quality.rowchecks.DQ_FAILED)
+BRONZE_META: tuple[tuple[str, str], ...] = (
+    ("_unit", "string"),
+    ("_feed", "string"),
+    ("_source_file", "string"),
+    ("_record_no", "long"),
+    ("_ingested_at", "timestamp"),
+    ("_run_id", "string"),
+    ("_batch_id", "string"),
+    ("_logical_date", "date"),
 )
 
 
@@ -50,6 +64,12 @@ def as_sent_column(name: str) -> str:
 
 def status_column(name: str) -> str:
     return f"{name}_status"
+
+
+def bronze_columns(contract: FeedContract) -> list[tuple[str, str]]:
+    """(name, type) of bronze.<contract> but its DQ column: the contract's columns as declared
+    (values as sent, personal data in clear), then ``BRONZE_META``."""
+    return [(c.name, c.type) for c in contract.columns] + list(BRONZE_META)
 
 
 def silver_columns(contract: FeedContract) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """Runtime settings, read from the environment once.
 
-Every knob citylake has lives here, so the README's table of variables is this file.
+The variables, their defaults and meanings are declared in citylake/config/variables.py (the
+configuration reference is generated from it); this module turns them into ``Settings``.
 A profile (``embedded`` or ``cluster``) selects defaults; explicit variables win.
 """
 
@@ -10,7 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from citylake.config.variables import REPO_ROOT, read
+
 # The lake's clock: feeds carry Shanghai wall-clock times, and people read times in it
 LAKE_TIME_ZONE = "Asia/Shanghai"
 
@@ -36,6 +38,8 @@ class Settings:
     driver_memory: str = "4g"
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
     pii_key_file: Path = REPO_ROOT / ".cache" / "secrets" / "pii_key"
+    # Spark's own log (the driver's log4j): a file here, not the console
+    log_dir: Path = REPO_ROOT / ".cache" / "logs"
     gx_mode: str = "batched"
     # where Airflow tasks run Spark: in the task's own process (embedded), or as a spark-submit
     # to CITYLAKE_SPARK_MASTER (submit; a standalone cluster, YARN or k8s)
@@ -69,7 +73,7 @@ class Settings:
 
     def pii_key(self) -> bytes:
         """The HMAC key for personal data: CITYLAKE_PII_KEY, else the local key file `citylake setup` makes."""
-        value = os.environ.get("CITYLAKE_PII_KEY", "").strip()
+        value = read("CITYLAKE_PII_KEY").strip()
         if value:
             return value.encode("utf-8")
         if self.pii_key_file.exists():
@@ -84,16 +88,16 @@ class Settings:
         return self.lake_root.startswith(("s3a://", "s3://"))
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def _env(name: str) -> str:
+    """The variable's value, stripped; its declared default when unset or blank."""
+    return read(name).strip()
 
 
 def load_settings() -> Settings:
-    profile = _env("CITYLAKE_PROFILE", "embedded")
+    profile = _env("CITYLAKE_PROFILE")
     if profile not in PROFILES:
         raise ConfigError(f"CITYLAKE_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
-    lake_root = _env("CITYLAKE_LAKE_ROOT", str(REPO_ROOT / "lake")).rstrip("/")
+    lake_root = _env("CITYLAKE_LAKE_ROOT").rstrip("/")
     if lake_root.startswith("s3://"):
         # Hadoop only ships the s3a connector; s3:// would fail deep inside Spark.
         lake_root = "s3a://" + lake_root[len("s3://") :]
@@ -105,15 +109,15 @@ def load_settings() -> Settings:
         )
     if lake_root.startswith("file://"):
         lake_root = lake_root[len("file://") :]
-    partitions = _int("CITYLAKE_SHUFFLE_PARTITIONS", "4")
-    snapshot_partitions = _int("CITYLAKE_SNAPSHOT_PARTITIONS", "1")
+    partitions = _int("CITYLAKE_SHUFFLE_PARTITIONS")
+    snapshot_partitions = _int("CITYLAKE_SNAPSHOT_PARTITIONS")
     if partitions < 1 or snapshot_partitions < 1:
         raise ConfigError("CITYLAKE_SHUFFLE_PARTITIONS and CITYLAKE_SNAPSHOT_PARTITIONS must be at least 1")
-    concurrency = _int("CITYLAKE_CONCURRENCY", "4", " (tables worked on at once)")
+    concurrency = _int("CITYLAKE_CONCURRENCY", " (tables worked on at once)")
     if concurrency < 1:
         raise ConfigError(f"CITYLAKE_CONCURRENCY={concurrency}: must be at least 1")
     extra: dict[str, str] = {}
-    for item in _env("CITYLAKE_SPARK_CONF", "").split(","):
+    for item in _env("CITYLAKE_SPARK_CONF").split(","):
         if item.strip():
             if "=" not in item:
                 raise ConfigError(f"CITYLAKE_SPARK_CONF entry {item!r}: expected key=value")
@@ -122,43 +126,44 @@ def load_settings() -> Settings:
     return Settings(
         profile=profile,
         lake_root=lake_root,
-        registry_dir=Path(_env("CITYLAKE_REGISTRY_DIR", str(REPO_ROOT / "schemas"))),
-        expectations_dir=Path(_env("CITYLAKE_EXPECTATIONS_DIR", str(REPO_ROOT / "expectations"))),
-        spark_master=_env("CITYLAKE_SPARK_MASTER", "local[2]"),
-        jars_dir=Path(_env("CITYLAKE_JARS_DIR", str(REPO_ROOT / ".cache" / "jars"))),
+        registry_dir=Path(_env("CITYLAKE_REGISTRY_DIR")),
+        expectations_dir=Path(_env("CITYLAKE_EXPECTATIONS_DIR")),
+        spark_master=_env("CITYLAKE_SPARK_MASTER"),
+        jars_dir=Path(_env("CITYLAKE_JARS_DIR")),
         shuffle_partitions=partitions,
         snapshot_partitions=snapshot_partitions,
-        driver_memory=_env("CITYLAKE_DRIVER_MEMORY", "4g"),
+        driver_memory=_env("CITYLAKE_DRIVER_MEMORY"),
         extra_spark_conf=extra,
         gx_mode=_gx_mode(),
-        execution=_choice("CITYLAKE_EXECUTION", "embedded", ("embedded", "submit")),
-        delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE", ""),
+        execution=_choice("CITYLAKE_EXECUTION", ("embedded", "submit")),
+        delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE"),
         concurrency=concurrency,
-        lock_wait_s=float(_int("CITYLAKE_LOCK_WAIT", "0", " (seconds to wait for another run)")),
-        landing_settle_s=float(_int("CITYLAKE_LANDING_SETTLE_S", "120", " (seconds a landed file must stand unchanged)")),
-        pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE", str(REPO_ROOT / ".cache" / "secrets" / "pii_key"))),
-        lineage=_choice("CITYLAKE_LINEAGE", "on", ("on", "off")) == "on",
-        lineage_dir=_env("CITYLAKE_LINEAGE_DIR", ""),
-        class_archive=_choice("CITYLAKE_CLASS_ARCHIVE", "on", ("on", "off")) == "on",
+        lock_wait_s=float(_int("CITYLAKE_LOCK_WAIT", " (seconds to wait for another run)")),
+        landing_settle_s=float(_int("CITYLAKE_LANDING_SETTLE_S", " (seconds a landed file must stand unchanged)")),
+        pii_key_file=Path(_env("CITYLAKE_PII_KEY_FILE")),
+        log_dir=Path(_env("CITYLAKE_LOG_DIR")),
+        lineage=_choice("CITYLAKE_LINEAGE", ("on", "off")) == "on",
+        lineage_dir=_env("CITYLAKE_LINEAGE_DIR"),
+        class_archive=_choice("CITYLAKE_CLASS_ARCHIVE", ("on", "off")) == "on",
     )
 
 
-def _int(name: str, default: str, what: str = "") -> int:
+def _int(name: str, what: str = "") -> int:
     try:
-        return int(_env(name, default))
+        return int(_env(name))
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer{what}") from exc
 
 
-def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = _env(name, default)
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name)
     if value not in allowed:
         raise ConfigError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
     return value
 
 
 def _gx_mode() -> str:
-    mode = _env("CITYLAKE_GX_MODE", "batched")
+    mode = _env("CITYLAKE_GX_MODE")
     if mode not in ("batched", "native"):
         raise ConfigError(f"CITYLAKE_GX_MODE={mode!r}: expected batched or native")
     return mode
@@ -168,7 +173,7 @@ def ensure_local_pii_key(settings: Settings) -> Path | None:
     """Create a random local PII key (mode 600) unless one is configured; for laptops and CI only."""
     import secrets
 
-    if os.environ.get("CITYLAKE_PII_KEY", "").strip() or settings.pii_key_file.exists():
+    if read("CITYLAKE_PII_KEY").strip() or settings.pii_key_file.exists():
         return None
     settings.pii_key_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(settings.pii_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

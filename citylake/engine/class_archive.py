@@ -25,14 +25,16 @@ import time
 from pathlib import Path
 
 from citylake.config.settings import Settings, load_settings
+from citylake.config.variables import read
 
 ARCHIVE_SUFFIX = ".jsa"
 RECORD = "archive.json"  # what setup did: the Makefile's stamp
 
 
 def _java_home() -> Path | None:
-    if os.environ.get("JAVA_HOME"):
-        return Path(os.environ["JAVA_HOME"])
+    home = read("JAVA_HOME")
+    if home:
+        return Path(home)
     java = shutil.which("java")
     return Path(os.path.realpath(java)).parents[1] if java else None
 

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from citylake.config.settings import REPO_ROOT, ConfigError, Settings
+from citylake.config.variables import read
 
 SOURCES = REPO_ROOT / "jvm" / "src"
 PREFIX = "citylake-ext-"
@@ -30,7 +31,7 @@ def _sources() -> list[Path]:
 
 
 def _javac() -> str:
-    home = os.environ.get("JAVA_HOME")
+    home = read("JAVA_HOME")
     javac = str(Path(home) / "bin" / "javac") if home else shutil.which("javac")
     if not javac or not Path(javac).exists():
         raise ConfigError(

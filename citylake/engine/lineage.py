@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from citylake.config.settings import Settings
+from citylake.config.variables import read
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ class RunRef:
 
 def parent_from_env() -> tuple[RunRef | None, RunRef | None]:
     """The run that started this process (an Airflow task) and its root (the DAG run)."""
-    parent = RunRef.parse(os.environ.get(PARENT_ENV, ""))
-    return parent, RunRef.parse(os.environ.get(ROOT_ENV, "")) or parent
+    parent = RunRef.parse(read(PARENT_ENV))
+    return parent, RunRef.parse(read(ROOT_ENV)) or parent
 
 
 @contextmanager
@@ -101,16 +102,14 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.openlineage.facets.disabled": "[spark_unknown;spark.logicalPlan]",
         "spark.redaction.regex": "(?i)secret|password|token|access[.]?key|apikey",
     }
-    url = os.environ.get("OPENLINEAGE_URL", "").strip()
+    url = read("OPENLINEAGE_URL").strip()
     if url:
         conf["spark.openlineage.transport.type"] = "http"
         conf["spark.openlineage.transport.url"] = url
-        conf["spark.openlineage.transport.endpoint"] = os.environ.get(
-            "OPENLINEAGE_ENDPOINT", "api/v1/lineage"
-        )
-        if os.environ.get("OPENLINEAGE_API_KEY"):
+        conf["spark.openlineage.transport.endpoint"] = read("OPENLINEAGE_ENDPOINT")
+        if read("OPENLINEAGE_API_KEY"):
             conf["spark.openlineage.transport.auth.type"] = "api_key"
-            conf["spark.openlineage.transport.auth.apiKey"] = os.environ["OPENLINEAGE_API_KEY"]
+            conf["spark.openlineage.transport.auth.apiKey"] = read("OPENLINEAGE_API_KEY")
     else:
         os.makedirs(settings.lineage_path, exist_ok=True)
         conf["spark.openlineage.transport.type"] = "file"
@@ -134,7 +133,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     # Emit from a thread, not a fork: a task holds a JVM and its threads, and a forked copy of
     # that can hang on a lock it inherited (apache/airflow#47160).
     env = {"AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE, "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True"}
-    if not os.environ.get("OPENLINEAGE_URL", "").strip():  # else the client reads OPENLINEAGE_URL
+    if not read("OPENLINEAGE_URL").strip():  # else the client reads OPENLINEAGE_URL
         os.makedirs(settings.lineage_path, exist_ok=True)
         transport = {
             "type": "file",
@@ -149,7 +148,7 @@ def destination(settings: Settings) -> str | None:
     """Where this process's events go: the OpenLineage server, or the folder of event files."""
     if not settings.lineage:
         return None
-    return os.environ.get("OPENLINEAGE_URL", "").strip() or settings.lineage_path
+    return read("OPENLINEAGE_URL").strip() or settings.lineage_path
 
 
 def _file(settings: Settings, producer: str) -> str:
@@ -253,7 +252,7 @@ def _client(settings: Settings) -> Any:
     """One client per process and destination (one events file per process)."""
     from openlineage.client import OpenLineageClient
 
-    url = os.environ.get("OPENLINEAGE_URL", "").strip()
+    url = read("OPENLINEAGE_URL").strip()
     key = url or settings.lineage_path
     if key not in _CLIENTS:
         if url:

@@ -11,11 +11,15 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from citylake.config.settings import LAKE_TIME_ZONE, ConfigError, Settings, load_settings
+from citylake.config.variables import read
 from citylake.engine import class_archive, jvm_ext, lineage
 
 if TYPE_CHECKING:
@@ -65,8 +69,9 @@ def resolve_jars(settings: Settings | None = None, with_s3: bool = True) -> list
         .config("spark.jars.ivy", str(ivy))
         .config("spark.ui.enabled", "false")
     )
-    spark = builder.getOrCreate()
-    spark.stop()
+    with output_to(settings.log_dir / "setup.log"):  # the resolver's chatter
+        spark = builder.getOrCreate()
+        spark.stop()
     jars_dir.mkdir(parents=True, exist_ok=True)
     provided = _bundled_artifacts()
     names = []
@@ -78,7 +83,8 @@ def resolve_jars(settings: Settings | None = None, with_s3: bool = True) -> list
         shutil.copy2(jar, jars_dir / jar.name)
         names.append(jar.name)
     if not names:
-        raise ConfigError(f"resolving {coords} produced no jars under {ivy}; is Maven Central reachable?")
+        raise ConfigError(f"resolving {coords} produced no jars under {ivy}; is Maven Central reachable? "
+                          f"(the resolver's log: {settings.log_dir / 'setup.log'})")
     lock.write_text(json.dumps({"coordinates": coords, "jars": names}, indent=2))
     return [jars_dir / n for n in names]
 
@@ -126,18 +132,18 @@ def s3a_conf(dynamodb_table: str = "") -> dict[str, str]:
         # single-driver store; concurrent clusters need the DynamoDB-coordinated one
         "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
     }
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = read("AWS_REGION") or read("AWS_DEFAULT_REGION")
     if dynamodb_table:
         conf["spark.delta.logStore.s3a.impl"] = "io.delta.storage.S3DynamoDBLogStore"
         conf["spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName"] = dynamodb_table
         if region:
             conf["spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"] = region
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = read("AWS_ENDPOINT_URL_S3") or read("AWS_ENDPOINT_URL")
     if endpoint:
         conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
         conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
+    if read("AWS_ACCESS_KEY_ID"):
         conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
             "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
         )
@@ -196,13 +202,41 @@ def session_conf(
         conf.update(lineage.spark_conf(settings, app_name))
         # the listener loads its extension interface into each class loader by reflection; without
         # this it logs a stack trace at every start (and connectors' lineage extensions go unseen)
-        conf["spark.driver.extraJavaOptions"] += (
-            f" --add-opens=java.base/java.security=ALL-UNNAMED -Dlog4j2.configurationFile={LOG4J2}"
-        )
+        conf["spark.driver.extraJavaOptions"] += " --add-opens=java.base/java.security=ALL-UNNAMED"
+    # Spark's log goes to a file (log_file), not the console people read progress on
+    conf["spark.driver.extraJavaOptions"] += f" -Dlog4j2.configurationFile={LOG4J2} -Dcitylake.log.file={log_file(settings)}"
     if with_archive:  # the driver maps its classes from setup's archive (class_archive)
         conf["spark.driver.extraJavaOptions"] += class_archive.java_options(settings)
     conf.update(settings.extra_spark_conf)
     return conf
+
+
+def log_file(settings: Settings) -> Path:
+    """Where the driver's log4j writes (citylake/engine/log4j2.properties)."""
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    return settings.log_dir / "spark.log"
+
+
+@contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """Point this process's stdout and stderr at ``log`` meanwhile: a JVM started inside keeps
+    them (Ivy's resolver prints dozens of lines, and warnings about proxies, to them)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
 
 
 def _no_fork_after_jvm() -> None:
@@ -233,7 +267,28 @@ def get_spark(app_name: str = "citylake", settings: Settings | None = None) -> S
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    _python_errors_to(log_file(settings))
     return spark
+
+
+def _python_errors_to(log: Path) -> None:
+    """PySpark logs every Spark error it converts (a SQL typo, a missing table citylake expects
+    and handles) as a JSON record with the JVM's stack on stderr; the caller reports the error
+    itself, in one line. The records go to the log file instead."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logger = PySparkLogger.getLogger(name)
+        formatter = next((h.formatter for h in logger.handlers if h.formatter), None)
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        handler = logging.FileHandler(log, encoding="utf-8")
+        if formatter:
+            handler.setFormatter(formatter)
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def stop_session(spark: SparkSession, timeout_s: float = 120.0) -> None:

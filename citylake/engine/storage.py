@@ -244,12 +244,12 @@ def delta_rs_location(path: str) -> tuple[str, dict[str, str]]:
     delta-rs speaks s3://, reads the same AWS_* variables as boto3, and needs to be told that
     a plain-http endpoint (MinIO in tests) is allowed and that the server has conditional puts.
     """
-    import os
+    from citylake.config.variables import read
 
     if not path.startswith(("s3a://", "s3://")):
         return path.removeprefix("file://"), {}
     options = {"conditional_put": "etag"}  # MinIO and S3 both honour If-Match: safe concurrent commits
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = read("AWS_ENDPOINT_URL_S3") or read("AWS_ENDPOINT_URL")
     if endpoint:
         options |= {"endpoint_url": endpoint, "allow_http": str(endpoint.startswith("http://")).lower()}
     return "s3://" + path.split("://", 1)[1], options

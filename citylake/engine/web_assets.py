@@ -7,14 +7,13 @@ so the pages work on a network without internet.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
-from citylake.config.settings import REPO_ROOT
+from citylake.config.variables import read
 
 # package@version -> the files (or folders, ending in /) the pages use from its tarball
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -52,7 +51,7 @@ class AssetsMissing(RuntimeError):
 
 
 def web_dir() -> Path:
-    return Path(os.environ.get("CITYLAKE_WEB_DIR", str(REPO_ROOT / ".cache" / "web")))
+    return Path(read("CITYLAKE_WEB_DIR"))
 
 
 def path(package: str, file: str) -> Path:

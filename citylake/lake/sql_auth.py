@@ -28,7 +28,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from citylake.config.settings import REPO_ROOT, ConfigError
+from citylake.config.settings import ConfigError
+from citylake.config.variables import read
 
 # zone -> served to the role; the catalog database of ``_system`` is ``ops``
 ROLE_ZONES = {
@@ -44,7 +45,7 @@ _USER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def secrets_dir() -> Path:
-    return Path(os.environ.get("CITYLAKE_SQL_SECRETS_DIR", str(REPO_ROOT / ".cache" / "secrets")))
+    return Path(read("CITYLAKE_SQL_SECRETS_DIR"))
 
 
 def is_loopback(host: str) -> bool:
@@ -91,12 +92,12 @@ def _write_private(path: Path, text: str) -> None:
 def ensure_account(role: str) -> Account:
     """The embedded account for ``role``: created on first use, kept across restarts (so a BI
     tool's saved connection keeps working); the hash file is rewritten with a fresh salt."""
-    user = os.environ.get("CITYLAKE_SQL_USER", "").strip() or role
+    user = read("CITYLAKE_SQL_USER").strip() or role
     if not _USER.fullmatch(user):
         raise ConfigError(f"CITYLAKE_SQL_USER {user!r}: use 1-64 letters, digits, '.', '_' or '-'")
     base = secrets_dir()
     accounts = base / f"sql-{role}-accounts"
-    password = os.environ.get("CITYLAKE_SQL_PASSWORD", "")
+    password = read("CITYLAKE_SQL_PASSWORD")
     password_file: Path | None = None
     if not password:
         password_file = base / f"sql-{role}-password"
@@ -124,20 +125,19 @@ class Ldap:
 
     @classmethod
     def from_env(cls, role: str) -> Ldap | None:
-        env = os.environ.get
-        url = env("CITYLAKE_SQL_LDAP_URL", "").strip()
+        url = read("CITYLAKE_SQL_LDAP_URL").strip()
         if not url:
             return None
-        base = env("CITYLAKE_SQL_LDAP_BASE_DN", "").strip()
+        base = read("CITYLAKE_SQL_LDAP_BASE_DN").strip()
         users, groups = (
-            env("CITYLAKE_SQL_LDAP_USER_DN_PATTERN", ""),
-            env("CITYLAKE_SQL_LDAP_GROUP_DN_PATTERN", ""),
+            read("CITYLAKE_SQL_LDAP_USER_DN_PATTERN"),
+            read("CITYLAKE_SQL_LDAP_GROUP_DN_PATTERN"),
         )
         if not base and not (users and groups):
             raise ConfigError(
                 "CITYLAKE_SQL_LDAP_URL is set: set CITYLAKE_SQL_LDAP_BASE_DN too (or both DN patterns)"
             )
-        group = env("CITYLAKE_SQL_LDAP_GROUP", "").strip() or DEFAULT_GROUP[role]
+        group = read("CITYLAKE_SQL_LDAP_GROUP").strip() or DEFAULT_GROUP[role]
         return cls(url, base, group, users.strip(), groups.strip())
 
     def spark_conf(self) -> dict[str, str]:

@@ -17,13 +17,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from citylake.config.layers import BRONZE_META
 from citylake.config.registry import FeedContract, Problem, Registry
 from citylake.quality.rowchecks import RowCheck, row_checks
 
 SEVERITIES = ("warn", "drop", "fail")
 # Columns every bronze row carries besides its contract's; suites may check them (e.g. keys per unit).
-BRONZE_META_COLUMNS = ("_unit", "_feed", "_source_file", "_record_no", "_ingested_at", "_run_id", "_batch_id",
-                       "_logical_date")  # fmt: skip
+BRONZE_META_COLUMNS = tuple(name for name, _ in BRONZE_META)
 # WGS-84 box around Shanghai, widened for the GCJ-02/BD-09 offsets (< 0.02 degrees).
 CITY_BOX = {"lon": (120.8, 122.5), "lat": (30.6, 32.0)}
 # A batch with more than this share of rows missing a business key is broken, not merely dirty.

@@ -152,7 +152,8 @@ def _build_marts(marts: list[str], ds: str) -> dict[str, Any]:
 def on_failure(context: dict[str, Any], alert: AlertHook | None = None) -> None:
     """Failure callback: a row in ops.task_failures, then the pluggable alert hook."""
     import importlib
-    import os
+
+    from citylake.config.variables import read
 
     ti = context.get("task_instance")
     event = {
@@ -163,8 +164,9 @@ def on_failure(context: dict[str, Any], alert: AlertHook | None = None) -> None:
         "error": str(context.get("exception"))[:2000],
     }
     _record_failure(event)
-    if alert is None and os.environ.get("CITYLAKE_ALERT_HOOK"):
-        module, _, name = os.environ["CITYLAKE_ALERT_HOOK"].partition(":")
+    hook = read("CITYLAKE_ALERT_HOOK")
+    if alert is None and hook:
+        module, _, name = hook.partition(":")
         alert = getattr(importlib.import_module(module), name)
     if alert is not None:
         alert(event)
