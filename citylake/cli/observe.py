@@ -147,13 +147,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return _verdict(found, args.json)
 
 
-def _verdict(found: list[str], json_mode: bool) -> int:
-    """Exit 3 with a summary on stderr when something needs attention."""
+def _verdict(found: list[tuple[str, str]], json_mode: bool) -> int:
+    """Exit 3 with a summary on stderr when something needs attention: counts per kind, then
+    the first findings, most urgent first."""
     if not found:
         return EXIT_OK
-    shown_ = found[:10] + ([f"... and {len(found) - 10} more"] if len(found) > 10 else [])
-    print(f"citylake status: {len(found)} finding(s) need attention (exit 3)\n  " + "\n  ".join(shown_),
-          file=sys.stderr)  # fmt: skip
+    kinds: dict[str, int] = {}
+    for kind, _ in found:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    counts = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in kinds.items())
+    lines = [line for _, line in found[:10]] + ([f"... and {len(found) - 10} more"] if len(found) > 10 else [])
+    print(f"citylake status: needs attention (exit 3): {counts}\n  " + "\n  ".join(lines), file=sys.stderr)
     return EXIT_PARTIAL
 
 
@@ -268,7 +272,7 @@ def add_commands(sub: Any) -> None:
     sq.add_argument("--bind", default="127.0.0.1", help="address to listen on (default loopback only)")
     sq.add_argument("--role", choices=("analyst", "steward"), default="analyst",
                     help="analyst (default): silver, gold, ops; steward: also bronze and quarantine, "
-                         "which hold personal data in clear (see README, 'Access')")  # fmt: skip
+                         "which hold personal data in clear (see docs/explanation/access.md)")  # fmt: skip
     sq.add_argument("--auth", choices=("password", "ldap", "none"), default="",
                     help="client login: ldap when CITYLAKE_SQL_LDAP_URL is set, else password (an embedded "
                          "account under .cache/secrets); none only on loopback")  # fmt: skip

@@ -52,7 +52,7 @@ def check(lake: Lake, contracts: list[str], key: bytes) -> str:
         raise KeyMismatch(
             f"the PII key of this run (fingerprint {mine}) is not the key that wrote {tables}: hashes "
             "written now would never join the ones there. Set CITYLAKE_PII_KEY (or the key file) to the "
-            "lake's key; to change keys on purpose, follow the key-rotation steps in the README"
+            "lake's key; to change keys on purpose, follow docs/runbooks/rotate-the-pii-key.md"
         )
     return mine
 

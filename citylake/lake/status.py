@@ -57,9 +57,18 @@ def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.d
                 per_day[key] = r.asDict()
     dq: dict[tuple[str, str, dt.date], dict[str, int]] = {}
     if DeltaTable.isDeltaTable(spark, dq_path):
-        agg = (
+        from pyspark.sql import Window
+
+        # the newest run that validated the unit/feed's day gives its verdict: a batch held
+        # earlier that day stays held, but a corrected re-delivery that passed is the news
+        results = (
             spark.read.format("delta").load(dq_path)
             .where((F.col("logical_date") <= as_of) & (F.col("layer") == "bronze"))
+        )
+        newest = Window.partitionBy("unit", "feed", "logical_date")
+        agg = (
+            results.withColumn("_last", F.max("recorded_at").over(newest))
+            .where(F.col("recorded_at") == F.col("_last"))
             .groupBy("unit", "feed", "logical_date")
             .agg(
                 F.sum(((F.col("severity") == "fail") & ~F.col("success")).cast("int")).alias("fail"),
@@ -205,16 +214,17 @@ def attention(
     feeds: list[dict[str, Any]] | None = None,
     datasets: list[dict[str, Any]] | None = None,
     requests: list[dict[str, Any]] | None = None,
-) -> list[str]:
+) -> list[tuple[str, str]]:
     """What makes `citylake status` exit 3, so an alert can run it (as `dbt source freshness`
-    does): an incomplete day, a stale or held feed, a dataset whose newest publication failed,
-    an overdue data-subject request. One line per finding, naming it."""
-    out = [f"{d['date']}: incomplete" for d in pipeline or [] if d["status"] != "ok"]
-    for f in feeds or []:
-        if not f["fresh"]:
-            out.append(f"{f['unit']}/{f['feed']}: stale (last date {f['last_date'] or 'never'})")
-        if f["dq"] == "failed":
-            out.append(f"{f['unit']}/{f['feed']}: held by the quality gate on {f['last_date']}")
-    out += [f"{d['dataset']}: newest publication failed" for d in datasets or [] if d["status"] == "failed"]
-    out += [f"request {r['request_id']}: overdue" for r in requests or [] if r["overdue"]]
+    does): (kind, line naming it), the most urgent kinds first: a feed held by the quality gate,
+    a dataset whose newest publication failed, an overdue data-subject request, an incomplete
+    day, a stale feed."""
+    out = [("held feed", f"{f['unit']}/{f['feed']}: held by the quality gate on {f['last_date']}")
+           for f in feeds or [] if f["dq"] == "failed"]  # fmt: skip
+    out += [("failed publication", f"{d['dataset']}: newest publication failed")
+            for d in datasets or [] if d["status"] == "failed"]  # fmt: skip
+    out += [("overdue request", f"request {r['request_id']}: overdue") for r in requests or [] if r["overdue"]]
+    out += [("incomplete day", f"{d['date']}: incomplete") for d in pipeline or [] if d["status"] != "ok"]
+    out += [("stale feed", f"{f['unit']}/{f['feed']}: stale (last date {f['last_date'] or 'never'})")
+            for f in feeds or [] if not f["fresh"]]  # fmt: skip
     return out

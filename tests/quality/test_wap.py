@@ -141,3 +141,84 @@ def test_status_reports_the_failures(two_days):
     assert mine[0]["dq"] == "failed"
     human = _cli(lake, exp_dir, "status", "--as-of", DAY2.isoformat(), code=3)
     assert "gold.mart_parking_daily" in human and "failed" in human
+
+
+# --- the runbooks, run on this lake (last: they repair it) ------------------------------------
+
+
+def _lake_files(root: str) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file() and "locks" not in p.parts}
+
+
+def test_the_operators_runbooks_run_as_written_on_this_lake(two_days, registry):
+    """Each page's commands, in the situation the page is for: they run, exit as the page says
+    and show what it says (tests/runbook.py); between sections the test does the unit's part."""
+    import threading
+
+    from runbook import run
+
+    from citylake.lake import runlock
+
+    lake, _, _, _, exp_dir = two_days
+    root = lake.root
+    env = {"CITYLAKE_EXPECTATIONS_DIR": str(exp_dir), "CITYLAKE_LANDING_SETTLE_S": "0"}
+    held, refused, day, busy = ("feed-held-by-the-gate.md", "mart-refused-by-its-suite.md", "day-incomplete.md",
+                                "lake-busy.md")  # fmt: skip
+    key, rejected = "key-or-credential-problem.md", "file-rejected.md"
+    for page in (held, refused, day):
+        run(page, "Signal", root, env)
+        run(page, "Checks", root, env)
+    before = _lake_files(root)
+    run(key, "Signal", root, env)
+    assert _lake_files(root) == before, "a run under another key wrote nothing"
+    run(key, "Checks", root, env)
+    before = _lake_files(root)  # (the query wrote its lineage events)
+    with runlock.hold(lake, "runbook-holder", DAY2):
+        run(busy, "Signal", root, env)
+    assert _lake_files(root) == before, "a command that found the lake busy wrote nothing"
+
+    # the unit sends the corrected file under a new name
+    contract = registry.contracts["parking_occupancy"]
+    d = Path(lake.landing_dir(BROKEN_UNIT, "parking_occupancy", DAY2.isoformat()))
+    with open(d / "occupancy_20261121_fixed.csv", "w", encoding="gbk", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([c.aliases[0] for c in contract.columns])
+        for i in range(40):
+            w.writerow([f"L{i:04d}", f"{DAY2} 08:{i:02d}:00", 100, 40, "310101"])
+    run(held, "Fix", root, env)
+    # the impossible expectation is taken out of the gold suite (a reviewed change)
+    shutil.copy(REPO_ROOT / "expectations" / "gold" / "mart_parking_daily.json",
+                exp_dir / "gold" / "mart_parking_daily.json")  # fmt: skip
+    run(refused, "Fix", root, env)
+    run(held, "Verify", root, env)
+    run(refused, "Verify", root, env)
+    run(day, "Fix", root, env)
+    run(day, "Verify", root, env)
+
+    # the lake is busy for a few seconds more: the command queues behind the holder
+    taken, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with runlock.hold(lake, "runbook-holder", DAY2):
+            taken.set()
+            release.wait(60)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    taken.wait(30)
+    threading.Timer(8, release.set).start()
+    run(busy, "Fix", root, env)
+    t.join()
+    run(busy, "Verify", root, env)
+
+    # a file rejected, then re-sent corrected under a new name
+    landing = Path(lake.landing_dir("d310104_gov_service", "service_requests", DAY2.isoformat()))
+    sent = next(landing.parent.parent.rglob(f"*{DAY2:%Y%m%d}.csv")).read_bytes()
+    header, _, body = sent.partition(b"\n")
+    (landing / "requests_resend.csv").write_bytes(b"a,b,c\n" + body)
+    run(rejected, "Signal", root, env)
+    run(rejected, "Checks", root, env)
+    (landing / "requests_fixed.csv").write_bytes(header + b"\n" + body.rstrip(b"\n").rsplit(b"\n", 1)[0] + b"\n")
+    run(rejected, "Fix", root, env)
+    run(rejected, "Verify", root, env)
+    run(key, "Verify", root, env)
