@@ -15,7 +15,7 @@ TEST_WORKERS ?= 2
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := .cache/bin/minio
 
-.PHONY: help setup browser ldap demo sql test test-fast lint typecheck run clean-lake bench airflow dictionary docs-reference docs minio checkov
+.PHONY: help setup browser ldap demo sql test test-fast lint clean-lake bench airflow dictionary docs-reference docs minio checkov
 
 help:
 	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"

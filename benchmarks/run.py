@@ -58,7 +58,7 @@ class Profile:
     single_files: bool = False  # the two single-file feeds (benchmarks/volume.py)
 
 
-# scale 4 is the generator's nominal day (--scale 1: about 1.7 million records from 206 units)
+# scale 4 is the generator's nominal day (--scale 1: about 1.7 million records from every unit of the registry)
 FULL = Profile(
     "full", units=250, per_feed_units=250, base_scale=0.25, scales=(1, 2, 4), scale_units=0, naive_sample=3
 )

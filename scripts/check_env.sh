@@ -13,12 +13,12 @@ if [[ -z $py ]]; then
   exit 1
 fi
 if ! command -v java >/dev/null 2>&1; then
-  echo "citylake needs Java 17 or newer for Spark: install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or put java on PATH" >&2
+  echo "citylake needs Java 17 or newer for Spark: install it (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless (a JDK: setup compiles citylake's JVM classes with javac)) or put java on PATH" >&2
   exit 1
 fi
 jv=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)
 if [[ -z $jv || $jv -lt 17 ]]; then
-  echo "citylake needs Java 17 or newer for Spark, found '${jv:-unknown}': install openjdk-17-jre-headless or set JAVA_HOME" >&2
+  echo "citylake needs Java 17 or newer for Spark, found '${jv:-unknown}': install openjdk-17-jdk-headless (a JDK: setup compiles citylake's JVM classes with javac) or set JAVA_HOME" >&2
   exit 1
 fi
 echo "$py"

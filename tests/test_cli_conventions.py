@@ -88,3 +88,24 @@ def test_dates_default_to_today_in_shanghai():
     status = next(a for a in cli.build_parser()._subparsers._group_actions[0].choices["status"]._actions
                   if a.dest == "as_of")  # fmt: skip
     assert status.default is None and "Asia/Shanghai" in (status.help or "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "want"),
+    [
+        (["generate", "--date", "2026-11-20", "--units", "a", "b"], ("a", "b")),
+        (["generate", "--date", "2026-11-20", "--units", "a,b"], ("a", "b")),
+        (["run", "--date", "2026-11-20", "--units", "a,b"], ("a", "b")),
+        (["run", "--date", "2026-11-20", "--units", "a", "b,c", "a", "--json"], ("a", "b", "c")),
+    ],
+)
+def test_lists_are_accepted_the_same_way_everywhere(argv, want):
+    args = cli.build_parser().parse_args(argv)
+    assert args.units == want
+
+
+def test_list_options_default_to_everything():
+    parser = cli.build_parser()
+    assert parser.parse_args(["run", "--date", "2026-11-20"]).units == ()
+    assert parser.parse_args(["marts", "--date", "2026-11-20"]).marts == ()
+    assert parser.parse_args(["marts", "--date", "2026-11-20", "--marts", "m1", "m2"]).marts == ("m1", "m2")

@@ -154,6 +154,19 @@ def arg_names(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+class Names(argparse.Action):
+    """A list option every command accepts the same way: ``--units a b``, ``--units a,b`` or
+    both (``--units a,b c``); the names in order, without repeats."""
+
+    def __init__(self, option_strings: Any, dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("default", ())
+        super().__init__(option_strings, dest, nargs="+", **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        names = [n for v in values for n in arg_names(v)]
+        setattr(namespace, self.dest, tuple(dict.fromkeys(names)))
+
+
 def arg_scale(value: str) -> float:
     try:
         s = float(value)

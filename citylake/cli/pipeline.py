@@ -14,9 +14,9 @@ from citylake.cli.output import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
+    Names,
     add_wait_arg,
     arg_date,
-    arg_names,
     arg_scale,
     console_for,
     print_catalog_summary,
@@ -200,7 +200,7 @@ def add_commands(sub: Any) -> None:
     g = sub.add_parser("generate", help="write seeded sample feeds into landing/")
     g.add_argument("--date", type=arg_date, required=True, help="delivery date, YYYY-MM-DD")
     g.add_argument("--scale", type=arg_scale, default=1.0, help="1 = a laptop-sized day; may be fractional")
-    g.add_argument("--units", nargs="+", help="only these unit ids")
+    g.add_argument("--units", action=Names, help="only these units (space- or comma-separated)")
     g.add_argument("--no-faults", action="store_true", help="clean data, no injected faults")
     add_subject_args(g)
     g.set_defaults(func=cmd_generate)
@@ -208,10 +208,10 @@ def add_commands(sub: Any) -> None:
     r = sub.add_parser("run", help="run the daily pipeline for one date")
     r.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
     r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    r.add_argument("--units", type=arg_names, default=(), help="only these units (comma-separated), e.g. to re-run "
+    r.add_argument("--units", action=Names, help="only these units (space- or comma-separated), e.g. to re-run "
                    "one unit's day; other units' files are not touched")  # fmt: skip
     r.add_argument(
-        "--contracts", type=arg_names, default=(), help="only these feed contracts (comma-separated)"
+        "--contracts", action=Names, help="only these feed contracts (space- or comma-separated)"
     )
     r.add_argument("--no-marts", action="store_true", help="stop after silver (the mart DAGs build gold)")
     add_wait_arg(r)
@@ -222,7 +222,7 @@ def add_commands(sub: Any) -> None:
     )
     mk.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
     mk.add_argument(
-        "--marts", type=arg_names, default=(), help="only these marts (comma-separated; default all)"
+        "--marts", action=Names, help="only these marts (space- or comma-separated; default all)"
     )
     mk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_wait_arg(mk)

@@ -74,8 +74,8 @@ def add_commands(sub: Any) -> None:
         "--expectations", help="suites directory (default: expectations/ or CITYLAKE_EXPECTATIONS_DIR)"
     )
     v.set_defaults(func=cmd_registry_validate)
-    init = rsub.add_parser("init-suites", help="write the bronze suite a contract's declarations imply")
-    init.add_argument("--overwrite", action="store_true", help="replace existing bronze suites")
+    init = rsub.add_parser("init-suites", help="write the bronze and silver suites a contract's declarations imply")
+    init.add_argument("--overwrite", action="store_true", help="replace existing bronze and silver suites")
     init.set_defaults(func=cmd_registry_init_suites)
     ls = rsub.add_parser("list", help="list source units and their feeds")
     ls.add_argument("--root", help="registry directory")
