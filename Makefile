@@ -18,10 +18,18 @@ MINIO := .cache/bin/minio
 .PHONY: help setup browser ldap demo sql test test-fast lint clean-lake bench airflow dictionary docs-reference docs minio checkov
 
 help:
-	@echo "make demo   - set up (venv, packages, jars) and run a demo day end to end"
-	@echo "make test   - set up and run the whole test suite"
-	@echo "make lint   - ruff and mypy"
-	@echo "make docs   - regenerate the committed generated pages (make dictionary, make docs-reference)"
+	@echo "make demo           - set up (venv, packages, jars) and run a demo day end to end"
+	@echo "make test           - set up and run the whole test suite (two workers)"
+	@echo "make setup          - the set-up alone: venv, jars, npm files, local PII key, JVM classes"
+	@echo "make test-fast      - the tests without the end-to-end tier"
+	@echo "make lint           - ruff, mypy and the import-layering contract"
+	@echo "make sql            - the SQL endpoint for BI tools on 127.0.0.1:10000"
+	@echo "make airflow        - Airflow standalone with citylake's DAGs"
+	@echo "make bench          - every benchmark figure against its target"
+	@echo "make docs           - regenerate the generated pages (make dictionary, make docs-reference)"
+	@echo "make checkov        - checkov over infra/terraform, offline"
+	@echo "make minio, browser, ldap - what the tests need (make test runs them)"
+	@echo "make clean-lake     - delete the local lake"
 
 $(STAMP): pyproject.toml
 	@py=$$(scripts/check_env.sh) || exit 1; \
