@@ -118,7 +118,13 @@ def _classify(
         retry = prev.status == ledger.REJECTED and lf.ok
         if prev.sha256 == lf.sha256 and prev.status != ledger.FAILED and not retry:
             return (ledger.PENDING, None) if prev.status == ledger.PENDING else (ledger.SKIPPED, None)
-        if prev.sha256 != lf.sha256 and prev.status in (ledger.LOADED, ledger.DUPLICATE, ledger.PENDING):
+        # what was loaded under this name counts even when a conflict came after it: the loaded
+        # bytes put back are skipped, other bytes are a conflict, never a second load
+        if lf.sha256 in prev.loaded:
+            return ledger.SKIPPED, None
+        if prev.sha256 != lf.sha256 and (
+            prev.status in (ledger.LOADED, ledger.DUPLICATE, ledger.PENDING) or prev.loaded
+        ):
             return ledger.CONFLICT, (
                 f"re-sent with changed content under the same name (was sha256 {prev.sha256[:12]}, now "
                 f"{lf.sha256[:12]}); not loaded. Deliver corrections under a new file name."
@@ -190,8 +196,9 @@ def run(
     watched.raise_if_faulted("storage failure while reading landed files in preflight")
     result.timings["preflight_s"] = time.perf_counter() - t1
 
-    twins = {(s.unit, s.feed, s.sha256): s.file for s in state.values()
-             if s.status in (ledger.LOADED, ledger.PENDING)}  # fmt: skip
+    twins = {(s.unit, s.feed, sha): s.file for s in state.values() for sha in s.loaded}
+    twins.update({(s.unit, s.feed, s.sha256): s.file for s in state.values()
+                  if s.status in (ledger.LOADED, ledger.PENDING)})  # fmt: skip
     to_load: dict[str, list[preflight.LandedFile]] = defaultdict(list)  # contract -> files
     recovering: dict[str, list[preflight.LandedFile]] = defaultdict(list)  # batch id -> files
     outcomes: list[FileOutcome] = list(waiting)

@@ -249,6 +249,9 @@ class FileState:
     recorded_at: dt.datetime | None = None
     # its first pending event with this content: whatever any batch wrote of it is no older
     pending_at: dt.datetime | None = None
+    # every content ever loaded under this name (in the window), whatever its newest event: a
+    # name whose newest event is a conflict still holds what was loaded before it
+    loaded: frozenset[str] = frozenset()
 
 
 def read_rows(
@@ -265,7 +268,10 @@ def manifest_state(lake: Lake, since: dt.date) -> dict[str, FileState]:
     cols = ["file", "sha256", "status", "batch_id", "bronze_version", "unit", "feed", "recorded_at"]
     newest: dict[str, tuple[Any, bool, dict[str, Any]]] = {}
     pending: dict[tuple[str, str], dt.datetime] = {}  # (file, sha256) -> its first pending event
+    loaded: dict[str, set[str]] = {}
     for r in read_rows(lake, "_system", FILE_MANIFEST, cols, [("logical_date", ">=", since)]):
+        if r["status"] == LOADED:
+            loaded.setdefault(r["file"], set()).add(r["sha256"])
         # On a timestamp tie the final state beats the pending intent.
         rank = (r["recorded_at"], r["status"] != PENDING)
         if r["file"] not in newest or rank > newest[r["file"]][:2]:
@@ -276,7 +282,7 @@ def manifest_state(lake: Lake, since: dt.date) -> dict[str, FileState]:
     return {
         f: FileState(
             r["file"], r["sha256"], r["status"], r["batch_id"], r["bronze_version"], r["unit"], r["feed"],
-            r["recorded_at"], pending.get((f, r["sha256"])),
+            r["recorded_at"], pending.get((f, r["sha256"])), frozenset(loaded.get(f, ())),
         )
         for f, (_, _, r) in newest.items()
     }

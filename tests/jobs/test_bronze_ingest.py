@@ -281,6 +281,17 @@ def test_changed_resend_is_reported_not_loaded(spark, registry, bad_day):
     assert outcome.status == ledger.CONFLICT and "changed content" in (outcome.reason or "")
     assert spark.read.format("delta").load(lake.table("bronze", feed.contract.contract)).count() == before
     assert result.status == "partial"
+    # the unit puts the loaded bytes back under the name: already loaded, not loaded twice
+    good.write_bytes(_csv_text(feed).encode("gbk"))
+    again = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-bad-3"))
+    outcome = next(f for f in again.files if f.file.endswith("/good.csv"))
+    assert outcome.status == ledger.SKIPPED, outcome
+    assert spark.read.format("delta").load(lake.table("bronze", feed.contract.contract)).count() == before
+    # the changed bytes once more: reported as a conflict the first time, passed over since
+    good.write_bytes("\n".join(lines).encode("gbk"))
+    third = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-bad-4"))
+    assert next(f for f in third.files if f.file.endswith("/good.csv")).status == ledger.SKIPPED
+    assert spark.read.format("delta").load(lake.table("bronze", feed.contract.contract)).count() == before
 
 
 def test_crash_between_commit_and_manifest_does_not_duplicate(spark, registry, lake, monkeypatch):
