@@ -53,11 +53,20 @@ DEMO_MODULES = frozenset({
     "tests/test_published.py",
 })  # fmt: skip
 SHARED = ("demo_lake", "demo_sql")
+# the longest modules start first, so neither worker is left with one at the end (the scheduler
+# would otherwise order modules by their number of tests)
+LONGEST_FIRST = (
+    "tests/quality/test_wap.py", "tests/test_cluster.py", "tests/test_crash_safety.py", "tests/test_airflow_e2e.py",
+    *sorted(DEMO_MODULES), "tests/test_concurrent_runs.py", "tests/privacy/test_subject_requests.py",
+    "tests/runs/test_tasks.py", "tests/test_hostile_deliveries.py",
+)  # fmt: skip
 
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hook (in the controller): absent without xdist
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep the collection's order (LONGEST_FIRST)
 
     class ByModule(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -68,6 +77,8 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items) -> None:
+    rank = {m: i for i, m in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: a module keeps its order
     using = {item.nodeid.split("::")[0] for item in items if any(f in getattr(item, "fixturenames", ()) for f in SHARED)}
     if using - DEMO_MODULES:
         raise pytest.UsageError(f"tests/conftest.py: add {sorted(using - DEMO_MODULES)} to DEMO_MODULES")
