@@ -158,7 +158,7 @@ class _Preflight:
             feed.spec.format if feed else next((f for f in ("parquet", "csv") if f".{f}" in lf.path), "jsonl")
         )
         if fmt != "parquet":
-            gz = lf.path.endswith(".gz") or (feed is not None and feed.spec.compression == "gzip")
+            gz = lf.path.endswith(".gz")  # as Spark's reader decides: by the name alone
             multiline = feed is not None and feed.spec.multiline
             blank = (EMPTY if multiline else CSV_BLANK) if fmt == "csv" else SPACES
             chunks = content(self.raw, gz, self.limits)
@@ -173,6 +173,12 @@ class _Preflight:
         if feed is None:
             raise Rejected(
                 f"unknown unit/feed {lf.unit}/{lf.feed}: not in the registry (onboard the unit first)"
+            )
+        if fmt != "parquet" and feed.spec.compression == "gzip" and not lf.path.endswith(".gz"):
+            name = lf.path.rsplit("/", 1)[-1]
+            raise StreamRejected(  # compressed bytes: no lines to count
+                f"the feed is declared compression: gzip but the file name does not end in .gz; the reader "
+                f"decompresses by the name, so deliver it as {name}.gz"
             )
         if fmt == "parquet":
             return self._parquet(feed)

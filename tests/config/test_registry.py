@@ -74,6 +74,10 @@ def test_onboarding_is_one_file(tmp_path):
         ("bad_district.yaml", "district_code", "'310199' is not a current GB/T 2260 district code"),
         ("bad_typo.yaml", "feeds[air_quality].encodng", "unknown field"),
         ("bad_encoding.yaml", "feeds[air_quality].encoding", "unknown encoding 'big-five-ish'"),
+        # codecs Python knows and the landing contract does not: preflight would decode them and
+        # Spark's reader would not (rot13 is no charset at all)
+        ("bad_python_codec.yaml", "feeds[air_quality].encoding", "encoding 'rot13' is not one the landing"),
+        ("bad_utf16.yaml", "feeds[air_quality].encoding", "utf-8, utf-8-sig, gbk, gb18030"),
         ("bad_yaml.yaml", "line 5, column 12", "invalid YAML: expected ',' or ']'"),
         ("bad_coords.yaml", "feeds[parking_lots].coord_system", "must declare wgs84, gcj02 or bd09"),
     ],

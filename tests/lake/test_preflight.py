@@ -347,6 +347,17 @@ def test_gzip_members_truncation_corruption_and_trailing_bytes(tmp_path, mv_gz):
     assert _check(tmp_path, mv_gz, "zero.csv.gz", b"").reason == "empty file"
 
 
+def test_a_gzip_feeds_file_without_gz_is_rejected_as_the_reader_would_not_inflate_it(tmp_path, mv_gz):
+    """Spark inflates by the name alone: preflight judges gzip the same way, so a declared gzip
+    file named without .gz is refused with the name it needs, not loaded as compressed bytes."""
+    packed = gzip.compress(_text(mv_gz))
+    lf = _check(tmp_path, mv_gz, "visits.csv", packed)
+    assert not lf.ok and "does not end in .gz" in lf.reason and "visits.csv.gz" in lf.reason, lf.reason
+    assert lf.records == 0  # compressed bytes hold no lines to count
+    assert lf.sha256 == hashlib.sha256(packed).hexdigest()
+    assert _check(tmp_path, mv_gz, "visits.csv.gz", packed).ok
+
+
 def test_a_bomb_stops_at_the_line_limit_and_the_checksum_covers_the_file(tmp_path, mv_gz):
     bomb = gzip.compress(b"\x00" * (64 << 20), 9)  # 64 MiB of NULs, one line
     lf = _check(tmp_path, mv_gz, "bomb.csv.gz", bomb)

@@ -168,6 +168,10 @@ class FeedContract(_Strict):
         return f"bronze_{self.contract}"
 
 
+# what a CSV may be sent in (docs/units/landing-contract.md); JSON lines and Parquet: utf-8
+ENCODINGS = ("utf-8", "utf-8-sig", "gbk", "gb18030")
+
+
 class FeedSpec(_Strict):
     feed: FeedName
     contract: str
@@ -191,11 +195,16 @@ class FeedSpec(_Strict):
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, v: str) -> str:
+        # the landing contract's encodings only: Python's preflight and Spark's (Java) reader
+        # must decode alike, and a codec only Python knows (rot13, utf-16 with its own BOMs)
+        # would pass preflight and fail or garble in Spark
         try:
-            codecs.lookup(v)
+            name = codecs.lookup(v).name
         except LookupError as exc:
-            raise ValueError(f"unknown encoding {v!r}") from exc
-        return v.lower()
+            raise ValueError(f"unknown encoding {v!r}; use one of {', '.join(ENCODINGS)}") from exc
+        if name not in ENCODINGS:
+            raise ValueError(f"encoding {v!r} is not one the landing contract allows: {', '.join(ENCODINGS)}")
+        return name
 
     @model_validator(mode="after")
     def _format_rules(self) -> FeedSpec:
