@@ -48,8 +48,8 @@ def pytest_testnodedown(node, error) -> None:
 # are built once), and the modules sharing the session's demo lake stay in one too, so it is
 # built once. The list is checked against the tests' fixtures at collection.
 DEMO_MODULES = frozenset({
-    "tests/engine/test_lineage.py", "tests/jobs/test_pii_key.py", "tests/lake/test_sql_endpoint.py",
-    "tests/pages/test_run_report.py", "tests/quality/test_data_docs_offline.py", "tests/test_cli_e2e.py",
+    "tests/docs/test_readme.py", "tests/engine/test_lineage.py", "tests/jobs/test_pii_key.py",
+    "tests/lake/test_sql_endpoint.py", "tests/pages/test_run_report.py", "tests/quality/test_data_docs_offline.py", "tests/test_cli_e2e.py",
     "tests/test_published.py",
 })  # fmt: skip
 SHARED = ("demo_lake", "demo_sql")
