@@ -3,7 +3,8 @@ incomplete (some units failed, or a step still owes work; the rest is done), 2 u
 error, 4 the lake is busy (another run holds its lock, or took it from this run), 5 an
 infrastructure failure (the storage failed: nothing was recorded against the units; re-run once
 it is fixed), 130 interrupted (Ctrl-C), 1 anything else. Every error is one line naming the
-command and the cause; ``--debug`` shows the traceback."""
+command and the cause; ``--debug`` shows the traceback. Every command that lists or reports takes
+``--json`` and then prints exactly one JSON value on stdout (citylake/cli/output.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from citylake.cli import landing, observe, pipeline, registry, subject
-from citylake.cli.output import EXIT_BUSY, EXIT_ERROR, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE
+from citylake.cli.output import EXIT_BUSY, EXIT_ERROR, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, json_stdout
 from citylake.config.registry import RegistryError
 from citylake.config.settings import ConfigError
 from citylake.engine.faults import StorageFailure, fault_evidence, storage_fault
@@ -93,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return int(args.func(args))
+        # --json: stdout holds the one JSON value; anything else printed meanwhile goes to stderr
+        with json_stdout(getattr(args, "json", False)):
+            return int(args.func(args))
     except RegistryError as exc:
         print(f"registry error: {len(exc.problems)} problem(s)", file=sys.stderr)
         for problem in exc.problems:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from citylake.cli.output import EXIT_OK, EXIT_USAGE, arg_date
+from citylake.cli.output import EXIT_OK, EXIT_USAGE, add_json_arg, arg_date, print_json
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
 
@@ -22,20 +21,29 @@ def cmd_landing(args: argparse.Namespace) -> int:
     if args.landing_cmd == "new":
         found = landing.new_deliveries(lake, reg, day)
         rows: list[dict[str, Any]] = [{"file": lf.rel, "size": lf.size} for lf in found]
-        print(json.dumps(rows, indent=1) if args.json else "\n".join(lf.rel for lf in found) or "nothing new")
+        if args.json:
+            print_json(rows)
+        else:
+            print("\n".join(lf.rel for lf in found) or "nothing new")
     elif args.landing_cmd == "tidy":
         done = landing.tidy(lake, reg, day)
-        print(json.dumps(done.json(), indent=1) if args.json else
-              f"{len(done.archived)} archived, {len(done.set_aside)} set aside, {len(done.removed)} removed "
-              f"(duplicates and re-sends, kept by checksum), {len(done.left)} left in landing")  # fmt: skip
+        if args.json:
+            print_json(done.json())
+        else:
+            print(f"{len(done.archived)} archived, {len(done.set_aside)} set aside, {len(done.removed)} removed "
+                  f"(duplicates and re-sends, kept by checksum), {len(done.left)} left in landing")  # fmt: skip
     else:
         try:
-            print(
-                landing.presigned_upload(lake, reg, args.unit, args.feed, args.date, args.name, args.expires)
+            url = landing.presigned_upload(
+                lake, reg, args.unit, args.feed, args.date, args.name, args.expires
             )
         except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"citylake landing presign: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if args.json:
+            print_json({"url": url, "expires_s": args.expires})
+        else:
+            print(url)
     return EXIT_OK
 
 
@@ -47,7 +55,7 @@ def add_commands(sub: Any) -> None:
                                  "rejected: quarantine; duplicates and re-sends: deleted)")):  # fmt: skip
         lp = lsub.add_parser(name, help=help_)
         lp.add_argument("--date", type=arg_date, required=True, help="delivery date, YYYY-MM-DD")
-        lp.add_argument("--json", action="store_true", help="print JSON")
+        add_json_arg(lp)
         lp.set_defaults(func=cmd_landing)
     ps = lsub.add_parser("presign", help="a URL a unit can PUT one file to, in its own landing prefix (S3)")
     ps.add_argument("--unit", required=True)
@@ -55,4 +63,5 @@ def add_commands(sub: Any) -> None:
     ps.add_argument("--date", type=arg_date, required=True, help="delivery date, YYYY-MM-DD")
     ps.add_argument("--name", required=True, help="the file name the unit will upload")
     ps.add_argument("--expires", type=int, default=3600, help="seconds the URL stays valid (default 3600)")
+    add_json_arg(ps)
     ps.set_defaults(func=cmd_landing)

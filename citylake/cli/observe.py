@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,17 +12,19 @@ from citylake.cli.output import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
+    add_json_arg,
     arg_date,
     console_for,
     print_catalog_summary,
     print_datasets,
+    print_json,
     print_pipeline,
     shown,
 )
 from citylake.config import variables
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
-from citylake.engine.clock import json_value, lake_time, lake_today
+from citylake.engine.clock import lake_time, lake_today
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     lake = Lake(load_settings().lake_root)  # no JVM: versions and row counts come from the logs
     if args.json:
-        print(json.dumps(catalog.describe(catalog.lake_tables(lake)), indent=1, default=json_value))
+        print_json(catalog.describe(catalog.lake_tables(lake)))
     else:
         print_catalog_summary(console_for(False), lake)
     return EXIT_OK
@@ -71,8 +72,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         print(f"citylake query: showing the first {args.limit} rows; there are more (--limit N shows more)",
               file=sys.stderr)  # fmt: skip
     if args.json:
-        print(json.dumps([dict(zip(arrow.column_names, r, strict=True)) for r in rows], ensure_ascii=False,
-                         default=json_value, indent=1))  # fmt: skip
+        print_json([dict(zip(arrow.column_names, r, strict=True)) for r in rows])
         return EXIT_OK
     from rich.table import Table
 
@@ -94,7 +94,6 @@ def sql_error(exc: Exception) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     """Exit 3 when something needs attention (``attention``), so an alert can run it; 0 otherwise.
     --pipeline, --requests and --datasets narrow both what is shown and what counts."""
-    from citylake.engine.spark import get_spark
     from citylake.lake import Lake
     from citylake.lake.status import attention, dataset_status, feed_status, pipeline_status, request_status
 
@@ -104,8 +103,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.requests:  # no JVM: the request ledger is read with delta-rs
         open_requests = request_status(lake, as_of)
         if args.json:
-            print(json.dumps({"as_of": as_of.isoformat(), "subject_requests": open_requests},
-                             ensure_ascii=False, indent=1))  # fmt: skip
+            print_json({"as_of": as_of.isoformat(), "subject_requests": open_requests})
         else:
             print_requests(open_requests, as_of)
         return _verdict(attention(requests=open_requests), args.json)
@@ -113,24 +111,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.pipeline:  # no JVM: the progress table, the logs and the landing listing answer it
         days = pipeline_status(lake, reg, as_of)
         if args.json:
-            print(json.dumps(days, ensure_ascii=False, indent=1))
+            print_json(days)
         else:
             print_pipeline(days)
         return _verdict(attention(pipeline=days), args.json)
-    spark = get_spark("citylake-status", settings)
     if args.datasets:
-        datasets = dataset_status(spark, lake)
+        datasets = dataset_status(lake)
         if args.json:
-            print(json.dumps(datasets, ensure_ascii=False, indent=1))
+            print_json(datasets)
         else:
             print_datasets(datasets)
         return _verdict(attention(datasets=datasets), args.json)
-    rows = feed_status(spark, lake, reg, as_of)
-    datasets, days = dataset_status(spark, lake), pipeline_status(lake, reg, as_of)
+    rows = feed_status(lake, reg, as_of)
+    datasets, days = dataset_status(lake), pipeline_status(lake, reg, as_of)
     requests = request_status(lake, as_of)
     found = attention(days, rows, datasets, requests)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        print_json(rows)
         return _verdict(found, args.json)
     from rich.table import Table
 
@@ -182,20 +179,25 @@ def cmd_docs(args: argparse.Namespace) -> int:
     from citylake.pages import dictionary
 
     settings = load_settings()
+    say = (lambda m: print(m, file=sys.stderr)) if args.json else print
     text = dictionary.render(load_registry(settings.registry_dir)).encode("utf-8")
     if args.dictionary:  # only the dictionary, to a path: no lake, no GX (make dictionary)
         Path(args.dictionary).write_bytes(text)
-        print(f"Data dictionary: {args.dictionary}")
+        say(f"Data dictionary: {args.dictionary}")
+        if args.json:
+            print_json({"dictionary": args.dictionary})
         return EXIT_OK
     from citylake.quality.gx_runner import GxProject
 
     lake = Lake(settings.lake_root)
     target = f"{lake.zone('_system')}/docs/data_dictionary.md"
     store_for(lake.root).write_bytes(target, text)
-    print(f"Data dictionary: {target}")
+    say(f"Data dictionary: {target}")
     index = GxProject(lake, settings.expectations_dir).build_docs()
-    print(f"Data Docs: {index}")
-    print(f"open file://{index} in a browser (works offline)")
+    say(f"Data Docs: {index}")
+    say(f"open file://{index} in a browser (works offline)")
+    if args.json:
+        print_json({"dictionary": target, "data_docs": str(index)})
     return EXIT_OK
 
 
@@ -219,7 +221,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     except NoRun as exc:
         print(f"citylake report: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"Run report: {report_page.write(lake, data)}")
+    path = report_page.write(lake, data)
+    if args.json:
+        print_json({"date": data["date"], "run_id": data["run"]["run_id"], "path": path})
+    else:
+        print(f"Run report: {path}")
     return EXIT_OK
 
 
@@ -229,9 +235,10 @@ def add_commands(sub: Any) -> None:
     )
     rp.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
     rp.add_argument("--days", type=int, default=14, help="days of history in the charts (default 14)")
+    add_json_arg(rp)
     rp.set_defaults(func=cmd_report)
     c = sub.add_parser("catalog", help="list the lake's tables")
-    c.add_argument("--json", action="store_true", help="print a JSON array")
+    add_json_arg(c)
     c.set_defaults(func=cmd_catalog)
 
     st = sub.add_parser(
@@ -241,7 +248,7 @@ def add_commands(sub: Any) -> None:
         "--as-of", type=arg_date, default=None,
         help="judge freshness at this date (default: today in Asia/Shanghai, the lake's time zone)"
     )
-    st.add_argument("--json", action="store_true", help="print a JSON array")
+    add_json_arg(st)
     st.add_argument(
         "--datasets", action="store_true", help="only silver/gold datasets and their publications"
     )
@@ -257,13 +264,14 @@ def add_commands(sub: Any) -> None:
     dc.add_argument(
         "--dictionary", metavar="PATH", help="only write the data dictionary to PATH (no lake needed)"
     )
+    add_json_arg(dc)
     dc.set_defaults(func=cmd_docs)
 
     q = sub.add_parser("query", help="run Spark SQL against the catalog")
     q.add_argument("sql", help='e.g. "SELECT * FROM bronze.parking_lots LIMIT 5"')
     q.add_argument("--limit", type=int, default=100,
                    help="rows to print (default 100; stderr says when there were more)")  # fmt: skip
-    q.add_argument("--json", action="store_true", help="print rows as JSON")
+    add_json_arg(q)
     q.set_defaults(func=cmd_query)
 
     sq = sub.add_parser("serve-sql", help="serve the lake to BI tools over JDBC/ODBC (Spark Thrift server)")

@@ -1,13 +1,19 @@
-"""What the command line parses and prints for people: argument types, exit codes, progress lines and
-tables (rich), never JSON."""
+"""What the command line parses and prints: argument types, exit codes, progress lines and tables
+(rich) for people, and the one --json convention (``add_json_arg``, ``print_json``, ``json_stdout``)
+for programs."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import json
+import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
+
+from citylake.engine.clock import json_value
 
 # 0 ok, 1 anything else, 2 usage or config error, 3 partial or incomplete, 4 the lake is busy (or
 # the run lost its lock to another run), 5 infrastructure failure: the storage failed under the run,
@@ -22,6 +28,39 @@ def arg_date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+# The one help text of every command's --json (tests/cli/test_json_convention.py holds them to it).
+JSON_HELP = (
+    "print one JSON value on stdout, shaped as docs/reference/cli.md says; progress and messages go to stderr"
+)
+_json_out: list[TextIO] = []  # where print_json writes while json_stdout holds stdout for it
+
+
+def add_json_arg(p: argparse.ArgumentParser) -> None:
+    """``--json``, the same on every command that lists or reports something."""
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+
+
+def print_json(value: Any) -> None:
+    """The command's one JSON value on stdout: dates and times as ISO 8601 (``json_value``)."""
+    out = _json_out[-1] if _json_out else sys.stdout
+    print(json.dumps(value, ensure_ascii=False, indent=1, default=json_value), file=out, flush=True)
+
+
+@contextlib.contextmanager
+def json_stdout(json_mode: bool) -> Iterator[None]:
+    """With --json, stdout holds only what ``print_json`` writes: anything else a command or a
+    library prints meanwhile goes to stderr (the dispatcher wraps every command in this)."""
+    if not json_mode:
+        yield
+        return
+    _json_out.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _json_out.pop()
 
 
 def console_for(json_mode: bool) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import json
 import sys
 import time
 from typing import Any
@@ -15,11 +14,13 @@ from citylake.cli.output import (
     EXIT_PARTIAL,
     EXIT_USAGE,
     Names,
+    add_json_arg,
     add_wait_arg,
     arg_date,
     arg_scale,
     console_for,
     print_catalog_summary,
+    print_json,
     print_run,
     progress_printer,
 )
@@ -57,8 +58,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
-    console = console_for(False)
-    out = subjects_path(args, Lake(settings.lake_root))
+    console = console_for(args.json)  # with --json the spinner and the lines go to stderr
+    lake = Lake(settings.lake_root)
+    out = subjects_path(args, lake)
     if isinstance(out, str):
         print(f"citylake generate: {out}", file=sys.stderr)
         return EXIT_USAGE
@@ -70,7 +72,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             args.date,
             args.scale,
             args.units or None,
-            Lake(settings.lake_root),
+            lake,
             faults=not args.no_faults,
             progress=lambda f: status.update(f"generating {f.key}"),
             subjects=args.subjects,
@@ -81,8 +83,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         f"wrote {len(reports)} files, {records:,} records for {args.date} (scale {args.scale}) "
         f"under {settings.lake_root}/landing in {time.perf_counter() - t0:.1f}s"
     )
-    if args.subjects:
-        write_planted(console, out, args.subjects, reports, notes)
+    planted = write_planted(console, out, args.subjects, reports, notes) if args.subjects else False
+    if args.json:
+        print_json({"date": args.date.isoformat(), "scale": args.scale, "files": len(reports), "records": records,
+                    "landing": lake.zone("landing"), **({"subjects_out": str(out)} if planted else {})})  # fmt: skip
     return EXIT_OK
 
 
@@ -103,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = run_daily(args.date, settings, registry=reg, progress=progress_printer(console), scope=scope,
                        marts=not args.no_marts, wait_s=args.wait)  # fmt: skip
     if args.json:
-        print(json.dumps(report.json(), ensure_ascii=False, indent=1))
+        print_json(report.json())
     else:
         print_run(console, report)
     return report.exit_code
@@ -166,7 +170,7 @@ def cmd_marts(args: argparse.Namespace) -> int:
                        progress=progress_printer(console_for(args.json)), wait_s=args.wait)  # fmt: skip
     pubs = [p.json() for p in result.publications]
     if args.json:
-        print(json.dumps({"date": args.date.isoformat(), "publications": pubs}, ensure_ascii=False, indent=1))
+        print_json({"date": args.date.isoformat(), "publications": pubs})
     else:
         for p in pubs:
             print(f"{p['dataset']}: {p['status']} (version {p['delta_version']}){' ' + p.get('reason', '')}")
@@ -177,15 +181,22 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     from citylake.runs import tasks
 
     done = tasks.maintain(args.date.isoformat())
-    print(json.dumps(done, indent=1))
+    if args.json:
+        print_json(done)
+    else:
+        for key, names in done.items():
+            print(f"{key}: {', '.join(names) or 'none'}")
     return EXIT_OK
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
     from citylake.runs.rekey import rekey
 
-    reset = rekey(wait_s=args.wait or 0.0)
-    if reset:
+    say = print if not args.json else (lambda m: print(m, file=sys.stderr))
+    reset = rekey(say=say, wait_s=args.wait or 0.0)
+    if args.json:
+        print_json({"reset": [f"silver.{contract}" for contract in reset]})
+    elif reset:
         print(f"{len(reset)} silver table(s) emptied for the new key: the next `citylake run` rebuilds them "
               "from bronze, and the marts the days they touch")  # fmt: skip
     return EXIT_OK
@@ -203,11 +214,12 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--units", action=Names, help="only these units (space- or comma-separated)")
     g.add_argument("--no-faults", action="store_true", help="clean data, no injected faults")
     add_subject_args(g)
+    add_json_arg(g)
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="run the daily pipeline for one date")
     r.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
-    r.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json_arg(r)
     r.add_argument("--units", action=Names, help="only these units (space- or comma-separated), e.g. to re-run "
                    "one unit's day; other units' files are not touched")  # fmt: skip
     r.add_argument(
@@ -224,17 +236,19 @@ def add_commands(sub: Any) -> None:
     mk.add_argument(
         "--marts", action=Names, help="only these marts (space- or comma-separated; default all)"
     )
-    mk.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_json_arg(mk)
     add_wait_arg(mk)
     mk.set_defaults(func=cmd_marts)
 
     mt = sub.add_parser("maintain", help="OPTIMIZE fragmented tables, compact marts in their layout, VACUUM")
     mt.add_argument("--date", type=arg_date, required=True, help="logical date, YYYY-MM-DD")
+    add_json_arg(mt)
     mt.set_defaults(func=cmd_maintain)
 
     rk = sub.add_parser("rekey", help="after a PII key rotation: re-derive silver's hashes from bronze "
                         "under the new key (CITYLAKE_PII_KEY)")  # fmt: skip
     add_wait_arg(rk)
+    add_json_arg(rk)
     rk.set_defaults(func=cmd_rekey)
 
     d = sub.add_parser("demo", help="generate a demo day for every unit and run the pipeline")

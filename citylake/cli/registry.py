@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from citylake.cli.output import EXIT_OK, console_for
+from citylake.cli.output import EXIT_OK, add_json_arg, console_for, print_json
 from citylake.config.registry import RegistryError, load_registry
 from citylake.config.settings import load_settings
 
@@ -21,9 +21,13 @@ def cmd_registry_validate(args: argparse.Namespace) -> int:
     if problems:
         raise RegistryError(problems)
     feeds = sum(len(u.feeds) for u in reg.units.values())
-    print(
-        f"registry OK: {len(reg.units)} units, {len(reg.contracts)} feed contracts, {feeds} feeds ({reg.root})"
-    )
+    if args.json:
+        print_json({"ok": True, "units": len(reg.units), "contracts": len(reg.contracts), "feeds": feeds,
+                    "root": str(reg.root)})  # fmt: skip
+    else:
+        print(
+            f"registry OK: {len(reg.units)} units, {len(reg.contracts)} feed contracts, {feeds} feeds ({reg.root})"
+        )
     return EXIT_OK
 
 
@@ -33,9 +37,12 @@ def cmd_registry_init_suites(args: argparse.Namespace) -> int:
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
     written = write_default_suites(reg, settings.expectations_dir, overwrite=args.overwrite)
+    out = sys.stderr if args.json else sys.stdout
     for path in written:
-        print(f"wrote {path}")
-    print(f"{len(written)} suite(s) written; review them, then run `citylake registry validate`")
+        print(f"wrote {path}", file=out)
+    print(f"{len(written)} suite(s) written; review them, then run `citylake registry validate`", file=out)
+    if args.json:
+        print_json({"written": [str(path) for path in written]})
     return EXIT_OK
 
 
@@ -46,7 +53,7 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
         for u in reg.units.values()
     ]
     if args.json:
-        print(json.dumps(units, ensure_ascii=False, indent=1))
+        print_json(units)
         return EXIT_OK
     from rich.table import Table
 
@@ -73,11 +80,13 @@ def add_commands(sub: Any) -> None:
     v.add_argument(
         "--expectations", help="suites directory (default: expectations/ or CITYLAKE_EXPECTATIONS_DIR)"
     )
+    add_json_arg(v)
     v.set_defaults(func=cmd_registry_validate)
     init = rsub.add_parser("init-suites", help="write the bronze and silver suites a contract's declarations imply")
     init.add_argument("--overwrite", action="store_true", help="replace existing bronze and silver suites")
+    add_json_arg(init)
     init.set_defaults(func=cmd_registry_init_suites)
     ls = rsub.add_parser("list", help="list source units and their feeds")
     ls.add_argument("--root", help="registry directory")
-    ls.add_argument("--json", action="store_true", help="machine output")
+    add_json_arg(ls)
     ls.set_defaults(func=cmd_registry_list)

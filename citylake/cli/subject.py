@@ -9,13 +9,12 @@ Runbooks: docs/runbooks/subject-*.md; reference: docs/reference/subject-requests
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from citylake.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, arg_date
+from citylake.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_json_arg, arg_date, print_json
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
 from citylake.lake import Lake
@@ -50,7 +49,10 @@ def _spark(settings: Any) -> Any:
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=1, default=str) if args.json else text)
+    if args.json:
+        print_json(data)
+    else:
+        print(text)
 
 
 def _outside_lake(path: Path, lake: Lake) -> bool:
@@ -203,7 +205,7 @@ def add_commands(sub: Any) -> None:
         if subjects:
             a.add_argument("--subjects", required=True, metavar="FILE",
                            help="JSON lines: resident_id, mobile, name, licence_plate")  # fmt: skip
-        a.add_argument("--json", action="store_true")
+        add_json_arg(a)
         a.set_defaults(func=_guard(fn))
         return a
 

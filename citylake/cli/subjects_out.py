@@ -63,8 +63,9 @@ def subjects_path(args: argparse.Namespace, lake: Lake) -> Path | str:
     return path
 
 
-def write_planted(console: Any, path: Path, n: int, reports: list[Any], notes: list[str]) -> None:
-    """Write the subjects that were planted (mode 600) and say where, and what was not planted."""
+def write_planted(console: Any, path: Path, n: int, reports: list[Any], notes: list[str]) -> bool:
+    """Write the subjects that were planted (mode 600) and say where, and what was not planted;
+    whether a file was written (none when no subject was planted)."""
     from citylake.generate.subjects import make_subjects
     from citylake.lake.subjects import write_subjects
 
@@ -72,7 +73,7 @@ def write_planted(console: Any, path: Path, n: int, reports: list[Any], notes: l
         console.print(f"subjects: {note}")
     if not any(r.subjects for r in reports):
         console.print("no subject planted: no subjects file written")
-        return
+        return False
     if path.exists():
         os.chmod(path, 0o600)  # an existing file keeps its mode through O_TRUNC: narrow it first
     write_subjects(path, [s.values for s in make_subjects(n)])
@@ -83,3 +84,4 @@ def write_planted(console: Any, path: Path, n: int, reports: list[Any], notes: l
     # those files are meant to be rejected: a run's partial status is then expected, not a fault
     console.print(f"{rejected} of those files lack a column on purpose: preflight rejects them whole, "
                   "so the run that loads them ends partial (exit 3)")  # fmt: skip
+    return True

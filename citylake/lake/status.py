@@ -13,135 +13,127 @@ data-subject requests (citylake.lake.subject_ledger), overdue ones first.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from citylake.config.registry import Registry
 from citylake.engine.clock import lake_time
 from citylake.lake import DQ_RESULTS, PUBLICATIONS, RUN_LEDGER, Lake
-from citylake.lake.ledger import LOADED, PROBLEM_STATUSES
-
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+from citylake.lake.ledger import LOADED, PROBLEM_STATUSES, read_rows
 
 CADENCE_DAYS = {"15min": 1, "hourly": 1, "daily": 1, "weekly": 7}
 
 
-def feed_status(spark: SparkSession, lake: Lake, registry: Registry, as_of: dt.date) -> list[dict[str, Any]]:
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
+def newest_outcomes(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ledger row per landed file: its newest outcome (a failed file loaded on retry counts
+    once); ``skipped`` rows are not outcomes."""
+    best: dict[str, dict[str, Any]] = {}
+    for r in ledger:
+        if r["status"] == "skipped":
+            continue
+        have = best.get(r["file"])
+        if have is None or _outcome_order(r) > _outcome_order(have):
+            best[r["file"]] = r
+    return list(best.values())
 
-    ledger_path, dq_path = lake.table("_system", RUN_LEDGER), lake.table("_system", DQ_RESULTS)
-    per_day: dict[tuple[str, str], dict[str, Any]] = {}
-    if DeltaTable.isDeltaTable(spark, ledger_path):
-        led = newest_outcomes(
-            spark.read.format("delta").load(ledger_path).where(F.col("logical_date") <= as_of)
-        )
-        rows = (
-            led.groupBy("unit", "feed", "logical_date")
-            .agg(
-                F.sum(F.when(F.col("status") == LOADED, F.col("rows_bronze")).otherwise(0)).alias("rows"),
-                F.sum("rows_landed").alias("landed"),
-                F.sum(F.col("rows_quarantined") + F.coalesce(F.col("rows_dq_dropped"), F.lit(0))).alias(
-                    "quarantined"
-                ),
-                F.max(F.col("status").isin(*PROBLEM_STATUSES).cast("int")).alias("problem"),
-                F.max((F.col("status") == LOADED).cast("int")).alias("loaded"),
-                F.count("schema_drift").alias("drift_files"),
-                F.first("schema_drift", ignorenulls=True).alias("drift"),
-            )
-            .collect()
-        )
-        for r in rows:
-            key = (r["unit"], r["feed"])
-            if key not in per_day or r["logical_date"] > per_day[key]["logical_date"]:
-                per_day[key] = r.asDict()
-    dq: dict[tuple[str, str, dt.date], dict[str, int]] = {}
-    if DeltaTable.isDeltaTable(spark, dq_path):
-        from pyspark.sql import Window
 
-        # the newest run that validated the unit/feed's day gives its verdict: a batch held
-        # earlier that day stays held, but a corrected re-delivery that passed is the news
-        results = (
-            spark.read.format("delta").load(dq_path)
-            .where((F.col("logical_date") <= as_of) & (F.col("layer") == "bronze"))
-        )
-        newest = Window.partitionBy("unit", "feed", "logical_date")
-        agg = (
-            results.withColumn("_last", F.max("recorded_at").over(newest))
-            .where(F.col("recorded_at") == F.col("_last"))
-            .groupBy("unit", "feed", "logical_date")
-            .agg(
-                F.sum(((F.col("severity") == "fail") & ~F.col("success")).cast("int")).alias("fail"),
-                F.sum("failures").alias("failures"),
-            )
-            .collect()
-        )  # fmt: skip
-        for r in agg:
-            dq[(r["unit"], r["feed"], r["logical_date"])] = {"fail": int(r["fail"] or 0),
-                                                             "failures": int(r["failures"] or 0)}  # fmt: skip
+def _outcome_order(r: dict[str, Any]) -> tuple[Any, str]:
+    return (r["finished_at"] or _EPOCH, r["run_id"] or "")
+
+
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LEDGER = ["run_id", "file", "unit", "feed", "logical_date", "status", "finished_at", "rows_landed", "rows_bronze",
+           "rows_quarantined", "rows_dq_dropped", "schema_drift"]  # fmt: skip
+
+
+def feed_status(lake: Lake, registry: Registry, as_of: dt.date) -> list[dict[str, Any]]:
+    """One row per registered unit/feed (its newest logical date up to ``as_of``). No JVM: the
+    ledger and the DQ results are read with delta-rs, so an alert can run it every minute."""
+    per_day: dict[tuple[str, str, dt.date], dict[str, Any]] = {}
+    for r in sorted(newest_outcomes(read_rows(lake, "_system", RUN_LEDGER, _LEDGER, [("logical_date", "<=", as_of)])),
+                    key=lambda r: r["file"]):  # fmt: skip
+        day = per_day.setdefault((r["unit"], r["feed"], r["logical_date"]), {
+            "logical_date": r["logical_date"], "rows": 0, "landed": 0, "quarantined": 0, "problem": False,
+            "drift_files": 0, "drift": None})  # fmt: skip
+        if r["status"] == LOADED:
+            day["rows"] += r["rows_bronze"] or 0
+        day["landed"] += r["rows_landed"] or 0
+        day["quarantined"] += (r["rows_quarantined"] or 0) + (r["rows_dq_dropped"] or 0)
+        day["problem"] |= r["status"] in PROBLEM_STATUSES
+        if r["schema_drift"] is not None:
+            day["drift_files"] += 1
+            day["drift"] = day["drift"] or r["schema_drift"]
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for (unit, name, date), day in per_day.items():
+        if (unit, name) not in newest or date > newest[(unit, name)]["logical_date"]:
+            newest[(unit, name)] = day
+    dq = _newest_verdicts(lake, as_of)
     out: list[dict[str, Any]] = []
     for feed in registry.feeds():
         key = (feed.unit.unit, feed.spec.feed)
-        day = per_day.get(key)
-        if day is None:
+        found = newest.get(key)
+        if found is None:
             out.append({"unit": key[0], "feed": key[1], "last_date": None, "fresh": False, "rows": 0,
                         "quarantine_rate": None, "dq": None, "schema_drift": None})  # fmt: skip
             continue
-        last: dt.date = day["logical_date"]
+        last: dt.date = found["logical_date"]
         sev = dq.get((*key, last), {})
-        if day["problem"] or sev.get("fail", 0):
+        if found["problem"] or sev.get("fail", 0):
             verdict = "failed"
         elif sev.get("failures", 0):
             verdict = "warned"
         else:
             verdict = "passed"
-        landed = int(day["landed"] or 0)
+        landed = found["landed"]
         out.append({
             "unit": key[0],
             "feed": key[1],
             "last_date": last.isoformat(),
             "fresh": (as_of - last).days <= CADENCE_DAYS[feed.cadence],
-            "rows": int(day["rows"] or 0),
-            "quarantine_rate": round(int(day["quarantined"] or 0) / landed, 6) if landed else None,
+            "rows": found["rows"],
+            "quarantine_rate": round(found["quarantined"] / landed, 6) if landed else None,
             "dq": verdict,
-            "schema_drift": f"{day['drift_files']} file(s): {day['drift']}" if day["drift_files"] else None,
+            "schema_drift": f"{found['drift_files']} file(s): {found['drift']}" if found["drift_files"] else None,
         })  # fmt: skip
     return out
 
 
-def newest_outcomes(ledger: DataFrame) -> DataFrame:
-    """One ledger row per landed file: its newest outcome (a failed file loaded on retry counts once)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+def _newest_verdicts(lake: Lake, as_of: dt.date) -> dict[tuple[str, str, dt.date], dict[str, int]]:
+    """(unit, feed, day) -> its ``fail`` checks broken and bad rows found, by the newest run that
+    validated it: a batch held earlier that day stays held, but a corrected re-delivery that
+    passed is the news."""
+    cols = ["unit", "feed", "logical_date", "recorded_at", "severity", "success", "failures"]
+    rows = read_rows(lake, "_system", DQ_RESULTS, cols, [("logical_date", "<=", as_of), ("layer", "=", "bronze")])
+    last: dict[tuple[str, str, dt.date], Any] = {}
+    for r in rows:
+        key = (r["unit"], r["feed"], r["logical_date"])
+        if r["recorded_at"] is not None and (key not in last or r["recorded_at"] > last[key]):
+            last[key] = r["recorded_at"]
+    out: dict[tuple[str, str, dt.date], dict[str, int]] = {}
+    for r in rows:
+        key = (r["unit"], r["feed"], r["logical_date"])
+        if r["recorded_at"] != last.get(key):
+            continue
+        sev = out.setdefault(key, {"fail": 0, "failures": 0})
+        sev["fail"] += int(r["severity"] == "fail" and not r["success"])
+        sev["failures"] += r["failures"] or 0
+    return out
 
-    w = Window.partitionBy("file").orderBy(F.desc("finished_at"), F.desc("run_id"))
-    final = ledger.where(F.col("status") != "skipped")
-    return final.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n")
 
-
-def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
-    """Per silver/gold dataset: the newest publication attempt and the version that is current."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    path = lake.table("_system", PUBLICATIONS)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return []
-    pubs = spark.read.format("delta").load(path).where(~F.col("status").isin("empty", "unchanged"))
-    newest = Window.partitionBy("dataset").orderBy(F.desc("recorded_at"))
-    good = (
-        pubs.where(F.col("status") == "published")
-        .groupBy("dataset")
-        .agg(F.max("recorded_at").alias("last_published_at"))
-    )
-    rows = (
-        pubs.withColumn("_n", F.row_number().over(newest))
-        .where("_n = 1")
-        .join(good, "dataset", "left")
-        .orderBy("layer", "dataset")
-        .collect()
-    )
+def dataset_status(lake: Lake) -> list[dict[str, Any]]:
+    """Per silver/gold dataset: the newest publication attempt and the version that is current
+    (no JVM, as feed_status)."""
+    cols = ["dataset", "layer", "run_id", "logical_date", "status", "delta_version", "validation_id", "reason",
+            "recorded_at"]  # fmt: skip
+    newest: dict[str, dict[str, Any]] = {}
+    published: dict[str, Any] = {}
+    for r in read_rows(lake, "_system", PUBLICATIONS, cols):
+        if r["status"] in ("empty", "unchanged"):
+            continue
+        when = r["recorded_at"] or _EPOCH
+        if r["dataset"] not in newest or when > (newest[r["dataset"]]["recorded_at"] or _EPOCH):
+            newest[r["dataset"]] = r
+        if r["status"] == "published" and when > published.get(r["dataset"], _EPOCH):
+            published[r["dataset"]] = when
     return [
         {
             "dataset": r["dataset"],
@@ -151,15 +143,12 @@ def dataset_status(spark: SparkSession, lake: Lake) -> list[dict[str, Any]]:
             "status": r["status"],
             "current_version": r["delta_version"],
             "validation_id": r["validation_id"],
-            # collect() gives this process's local time: shown in the lake's clock, with its offset
-            "last_published_at": lake_time(r["last_published_at"], naive_is_local=True).isoformat(
-                timespec="seconds"
-            )
-            if r["last_published_at"]
+            "last_published_at": lake_time(published[r["dataset"]]).isoformat(timespec="seconds")
+            if r["dataset"] in published
             else None,
             "reason": r["reason"],
         }
-        for r in rows
+        for r in sorted(newest.values(), key=lambda r: (r["layer"], r["dataset"]))
     ]
 
 

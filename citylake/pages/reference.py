@@ -14,8 +14,10 @@ import argparse
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from citylake.config.registry import Registry
+from citylake.config.settings import LAKE_TIME_ZONE
 from citylake.config.variables import VARIABLES, Variable
 from citylake.pages import reference_formats
 
@@ -40,26 +42,37 @@ EXIT_MEANING = {
     "EXIT_INTERRUPTED": "interrupted (Ctrl-C: 128 + SIGINT)",
 }
 
-# The JSON a command prints on stdout (with --json; `maintain` always). A command with a --json
-# flag and no line here fails the render, and so the staleness test. Keys: ``?`` marks a key
-# present only when it has a value; ``[...]`` an array of such objects.
+# The JSON a command prints on stdout with --json (citylake/cli/output.py add_json_arg, print_json).
+# A command with a --json flag and no line here, or a line for a command without one, fails the
+# render, and so the staleness test. Keys: ``?`` marks a key present only when it has a value;
+# ``[...]`` an array of such objects.
 _PUBLICATION = "{dataset, status, rows, delta_version, validation_id, reason?}"
 _OWED = "{step, target, detail, dates: [date]}"
 JSON_SHAPES = {
     "run": "object {date, run_id, status, files: [{unit, feed, file, status, contract?, bronze_version?, "
     f"rows_landed, rows_bronze, rows_quarantined, reason?, schema_drift?}}], held_feeds: [{{unit, feed, reason}}], "
     f"publications: [{_PUBLICATION}], data_docs, report, lineage, owed?: [{_OWED}]}}",
+    "generate": "object {date, scale, files, records, landing, subjects_out?}: the files and records written, "
+    "the landing zone's path, and with --subjects the planted subjects' file (when one was written)",
     "marts": f"object {{date, publications: [{_PUBLICATION}]}}",
     "maintain": "object {optimized, vacuumed, vacuumed_full: [table], staging_vacuumed: [layer.name]}",
+    "rekey": "object {reset: [silver table]}: the tables emptied for the new key (empty when all are under it)",
+    "registry validate": "object {ok, units, contracts, feeds, root}: ok is true, then the counts and the "
+    "registry's directory; on a problem nothing goes to stdout: the problems go to stderr, exit 2",
+    "registry init-suites": "object {written: [path]}: the suite files written",
     "registry list": "array of {unit, name, feeds: [{feed, contract}]}",
     "landing new": "array of {file, size}: files delivered for the date that no run has finished with",
     "landing tidy": "object {archived, set_aside, removed, left}: arrays of landing paths",
+    "landing presign": "object {url, expires_s}: the URL to PUT the file to, and the seconds it stays valid",
+    "report": "object {date, run_id, path}: the report's file, for the newest finished run of the date",
     "catalog": "array of {name, layer, path, format, version, rows, updated_at}",
     "status": "array of {unit, feed, last_date, fresh, rows, quarantine_rate, dq, schema_drift}; "
     "with --datasets: array of {dataset, layer, last_run, logical_date, status, current_version, "
     f"validation_id, last_published_at, reason}}; with --pipeline: array of {{date, status, owed: [{_OWED}], "
     "last_run, note}; with --requests: object {as_of, subject_requests: [{request_id, type, legal_basis, "
     "subjects, received_on, due_on, status, open, overdue, days_left, reason}]}",
+    "docs": "object {dictionary, data_docs?}: the data dictionary's path and the Data Docs' index "
+    "(with --dictionary only the dictionary)",
     "query": "array of objects, one per row: column name -> value (times in the lake's clock, with offset)",
     "subject locate": "object {tables_scanned, subjects: [{subject, tables: [{table, zone, rows}], "
     "files: [{path, kind, records or occurrences, bytes}], rows, places}]}",
@@ -165,11 +178,13 @@ def render_cli(parser: argparse.ArgumentParser, exit_codes: Mapping[str, int]) -
     missing = sorted(json_commands - JSON_SHAPES.keys())
     if missing:
         raise ValueError(f"no JSON shape declared for {', '.join(missing)} (citylake/pages/reference.py JSON_SHAPES)")
-    unknown = sorted(JSON_SHAPES.keys() - {path for path, _, _ in cmds})
+    unknown = sorted(JSON_SHAPES.keys() - json_commands)
     if unknown:
-        raise ValueError(f"JSON_SHAPES names commands the parser does not have: {', '.join(unknown)}")
+        raise ValueError(f"JSON_SHAPES names commands without a --json flag: {', '.join(unknown)}")
     lines = _header("Command line reference", "`citylake.cli.build_parser()` and citylake/cli/output.py")
-    lines += [f"`{parser.prog} [options] COMMAND ...`: {parser.description or ''}", "", "## Options", ""]
+    lines += [f"`{parser.prog} [options] COMMAND ...`: {parser.description or ''}", ""]
+    lines += _conventions(parser.prog, cmds, json_commands)
+    lines += ["## Options", ""]
     lines += _flag_table(parser)
     lines += ["", "## Exit codes", "", "| code | constant | meaning |", "| --- | --- | --- |"]
     for name, code in sorted(exit_codes.items(), key=lambda item: item[1]):
@@ -187,9 +202,30 @@ def render_cli(parser: argparse.ArgumentParser, exit_codes: Mapping[str, int]) -
         if subs:
             lines += ["", "Subcommands: " + ", ".join(f"`{s}`" for s in subs) + "."]
         if path in JSON_SHAPES:
-            how = "" if path in json_commands else " (always; there is no --json)"
-            lines += ["", f"JSON on stdout{how}: {JSON_SHAPES[path]}"]
+            lines += ["", f"JSON on stdout with `--json`: {JSON_SHAPES[path]}"]
     return "\n".join(lines) + "\n"
+
+
+def _conventions(
+    prog: str, cmds: list[tuple[str, str, argparse.ArgumentParser]], json_commands: set[str]
+) -> list[str]:
+    """What every command does the same way: --json, dates and times, stderr, exit codes."""
+    groups = {path.rsplit(" ", 1)[0] for path, _, _ in cmds if " " in path}
+    people = [f"`{prog} {path}`" for path, _, _ in cmds if path not in json_commands and path not in groups]
+    instant = dt.datetime(2026, 11, 20, 9, 30, tzinfo=ZoneInfo(LAKE_TIME_ZONE)).isoformat()
+    return [
+        "## Conventions",
+        "",
+        "- Every command that lists or reports something takes `--json`, and then prints exactly one JSON value "
+        "on stdout, shaped as its section below says (*JSON on stdout*); without it, lines and tables for people.",
+        f"- In that JSON, dates are `YYYY-MM-DD` and points in time ISO 8601 with the lake's offset "
+        f"(`{instant}`, {LAKE_TIME_ZONE}).",
+        "- Progress, messages and errors go to stderr; an error is one line naming the command and the cause "
+        "(`--debug` shows the traceback).",
+        "- The exit code says how it went, as in [the table](#exit-codes) below; with `--json` too.",
+        *([f"- For people only (no `--json`): {', '.join(people)}."] if people else []),
+        "",
+    ]
 
 
 def _anchor(title: str) -> str:

@@ -18,7 +18,7 @@ from citylake.config.registry import Registry
 from citylake.engine import delta_log
 from citylake.lake import DQ_RESULTS, PUBLICATIONS, RUN_LEDGER, RUNS, Lake
 from citylake.lake.ledger import LOADED, PROBLEM_STATUSES
-from citylake.lake.status import CADENCE_DAYS, request_status
+from citylake.lake.status import CADENCE_DAYS, newest_outcomes, request_status
 
 REPORTS = "reports"
 RUN_COLUMNS = ("run_id logical_date status started_at finished_at duration_s files rows_landed rows_bronze "
@@ -37,18 +37,6 @@ def _table(
     lake: Lake, name: str, columns: str, where: list[tuple[str, str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     return delta_log.rows(lake.table("_system", name), columns.split(), where)
-
-
-def newest_outcomes(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One ledger row per landed file: its newest outcome (as status.newest_outcomes does in Spark)."""
-    best: dict[str, dict[str, Any]] = {}
-    for r in ledger:
-        if r["status"] == "skipped":
-            continue
-        have = best.get(r["file"])
-        if have is None or (r["finished_at"], r["run_id"]) > (have["finished_at"], have["run_id"]):
-            best[r["file"]] = r
-    return list(best.values())
 
 
 def gather(lake: Lake, registry: Registry, date: dt.date, days: int = 14) -> dict[str, Any]:

@@ -213,7 +213,7 @@ def maintenance(ds: str) -> dict[str, Any]:
     """The maintenance DAG's task: ``maintain`` here, or through spark-submit."""
     if _embedded():
         return maintain(ds)
-    return submitted(["maintain", "--date", ds], "citylake-maintenance")
+    return submitted(["maintain", "--date", ds, "--json"], "citylake-maintenance")
 
 
 def maintain(ds: str) -> dict[str, Any]:

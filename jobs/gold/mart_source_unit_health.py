@@ -6,10 +6,20 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from citylake.lake.ledger import LOADED, PROBLEM_STATUSES
-from citylake.lake.status import newest_outcomes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+
+def newest_outcomes(ledger: DataFrame) -> DataFrame:
+    """One ledger row per landed file: its newest outcome (as citylake.lake.status does for
+    `citylake status`, without Spark)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    w = Window.partitionBy("file").orderBy(F.desc("finished_at"), F.desc("run_id"))
+    final = ledger.where(F.col("status") != "skipped")
+    return final.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n")
 
 
 def build(inputs: dict[str, DataFrame], dates: list[dt.date]) -> DataFrame:
