@@ -37,6 +37,7 @@ class Settings:
     snapshot_partitions: int = 1
     driver_memory: str = "4g"
     extra_spark_conf: dict[str, str] = field(default_factory=dict)
+    jvm_options: str = ""  # appended to the driver's and executors' extraJavaOptions
     pii_key_file: Path = REPO_ROOT / ".cache" / "secrets" / "pii_key"
     # Spark's own log (the driver's log4j): a file here, not the console
     log_dir: Path = REPO_ROOT / ".cache" / "logs"
@@ -134,6 +135,7 @@ def load_settings() -> Settings:
         snapshot_partitions=snapshot_partitions,
         driver_memory=_env("CITYLAKE_DRIVER_MEMORY"),
         extra_spark_conf=extra,
+        jvm_options=_env("CITYLAKE_JVM_OPTIONS").strip(),
         gx_mode=_gx_mode(),
         execution=_choice("CITYLAKE_EXECUTION", ("embedded", "submit")),
         delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE"),

@@ -205,6 +205,9 @@ def session_conf(
         conf["spark.driver.extraJavaOptions"] += " --add-opens=java.base/java.security=ALL-UNNAMED"
     # Spark's log goes to a file (log_file), not the console people read progress on
     conf["spark.driver.extraJavaOptions"] += f" -Dlog4j2.configurationFile={LOG4J2} -Dcitylake.log.file={log_file(settings)}"
+    if settings.jvm_options:
+        for side in ("driver", "executor"):
+            conf[f"spark.{side}.extraJavaOptions"] += f" {settings.jvm_options}"
     if with_archive:  # the driver maps its classes from setup's archive (class_archive)
         conf["spark.driver.extraJavaOptions"] += class_archive.java_options(settings)
     conf.update(settings.extra_spark_conf)
