@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citylake.config.variables import REPO_ROOT, read
+from citylake.config.variables import REPO_ROOT, is_set, read
 
 # The lake's clock: feeds carry Shanghai wall-clock times, and people read times in it
 LAKE_TIME_ZONE = "Asia/Shanghai"
@@ -137,7 +137,7 @@ def load_settings() -> Settings:
         extra_spark_conf=extra,
         jvm_options=_env("CITYLAKE_JVM_OPTIONS").strip(),
         gx_mode=_gx_mode(),
-        execution=_choice("CITYLAKE_EXECUTION", ("embedded", "submit")),
+        execution=_execution(profile),
         delta_dynamodb_table=_env("CITYLAKE_DELTA_DYNAMODB_TABLE"),
         concurrency=concurrency,
         lock_wait_s=float(_int("CITYLAKE_LOCK_WAIT", " (seconds to wait for another run)")),
@@ -162,6 +162,20 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
     return value
+
+
+def _execution(profile: str) -> str:
+    """Where Airflow tasks run Spark. The cluster profile submits them to CITYLAKE_SPARK_MASTER
+    unless CITYLAKE_EXECUTION says otherwise, and that master must be a cluster's."""
+    if profile == "embedded" or is_set("CITYLAKE_EXECUTION"):
+        return _choice("CITYLAKE_EXECUTION", ("embedded", "submit"))
+    master = _env("CITYLAKE_SPARK_MASTER")
+    if master.startswith("local"):
+        raise ConfigError(
+            f"CITYLAKE_PROFILE=cluster needs CITYLAKE_SPARK_MASTER to name a cluster (spark://host:7077, yarn, "
+            f"k8s://...), not {master!r}"
+        )
+    return "submit"
 
 
 def _gx_mode() -> str:

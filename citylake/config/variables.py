@@ -56,7 +56,9 @@ def _repo(*parts: str) -> str:
 
 _DECLARED = (
     # --- Settings (citylake/config/settings.py) ---
-    Variable("CITYLAKE_PROFILE", "embedded", "`embedded` (local Spark, local lake) or `cluster`", SETTINGS),
+    Variable("CITYLAKE_PROFILE", "embedded", "`embedded` (local Spark, local lake) or `cluster`: Airflow tasks "
+             "spark-submit to CITYLAKE_SPARK_MASTER, which must name a cluster (CITYLAKE_EXECUTION defaults to "
+             "`submit`)", SETTINGS),  # fmt: skip
     Variable("CITYLAKE_LAKE_ROOT", _repo("lake"), "lake root: a local path, `file://...` or `s3a://bucket/prefix` "
              "(`s3://` is read as `s3a://`); with `{zone}` in it, one bucket per zone", SETTINGS),  # fmt: skip
     Variable("CITYLAKE_REGISTRY_DIR", _repo("schemas"), "the registry root (contracts/, units/, marts/)", SETTINGS),
@@ -163,3 +165,9 @@ def defaults() -> Iterator[None]:
         yield
     finally:
         os.environ.update(saved)
+
+
+def is_set(name: str) -> bool:
+    """Whether ``name`` is set to something other than blanks (a declared name only)."""
+    read(name)
+    return bool(os.environ.get(name, "").strip())

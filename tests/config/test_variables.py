@@ -51,3 +51,20 @@ def test_paths_in_the_checkout_are_shown_relative_to_it():
     assert VARIABLES["CITYLAKE_LAKE_ROOT"].shown_default == "<repo>/lake"
     assert VARIABLES["CITYLAKE_SPARK_MASTER"].shown_default == "local[2]"
     assert VARIABLES["CITYLAKE_ALERT_HOOK"].shown_default == "unset"
+
+
+def test_the_cluster_profile_submits_to_a_cluster_master(monkeypatch):
+    """CITYLAKE_PROFILE=cluster is what its description says: tasks spark-submit to the master,
+    which must be a cluster's; an explicit CITYLAKE_EXECUTION still wins."""
+    from citylake.config.settings import ConfigError
+
+    for name in [n for n in os.environ if n.startswith("CITYLAKE_")]:
+        monkeypatch.delenv(name)
+    assert load_settings().execution == "embedded"
+    monkeypatch.setenv("CITYLAKE_PROFILE", "cluster")
+    with pytest.raises(ConfigError, match="CITYLAKE_PROFILE=cluster needs CITYLAKE_SPARK_MASTER to name a cluster"):
+        load_settings()
+    monkeypatch.setenv("CITYLAKE_SPARK_MASTER", "spark://10.0.0.5:7077")
+    assert load_settings().execution == "submit"
+    monkeypatch.setenv("CITYLAKE_EXECUTION", "embedded")
+    assert load_settings().execution == "embedded"
