@@ -71,8 +71,8 @@ _DECLARED = (
     Variable("CITYLAKE_DRIVER_MEMORY", "4g", "`spark.driver.memory`", SETTINGS),
     Variable("CITYLAKE_SPARK_CONF", "", "extra Spark settings, `key=value,key=value`", SETTINGS, shown="empty"),
     Variable("CITYLAKE_JVM_OPTIONS", "", "extra options for the Spark driver's and executors' JVMs, added to "
-             "citylake's own; e.g. `-XX:TieredStopAtLevel=1` (the test suite's: a short-lived JVM on small data "
-             "spends a third less CPU compiling)", SETTINGS, shown="empty"),  # fmt: skip
+             "citylake's own; e.g. `-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m` (the test suite's: a "
+             "short-lived JVM on small data spends a third less CPU compiling)", SETTINGS, shown="empty"),  # fmt: skip
     Variable("CITYLAKE_GX_MODE", "batched", "`batched` (GX does not recount what the job counted) or `native` "
              "(GX recounts row-level checks)", SETTINGS),  # fmt: skip
     Variable("CITYLAKE_EXECUTION", "embedded", "where Airflow tasks run Spark: `embedded` (in the task's "

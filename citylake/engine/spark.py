@@ -192,7 +192,9 @@ def session_conf(
         # by it first (bronze's one logical date, silver's few event days); past 128 values
         # in a task Spark falls back to sorting the rest
         "spark.sql.maxConcurrentOutputFileWriters": "128",
-        "spark.driver.extraJavaOptions": f"-Duser.timezone={LAKE_TIME_ZONE}",
+        # the JVM's own warnings (a full code cache, ...) go to stderr: a command's stdout may be
+        # its --json output
+        "spark.driver.extraJavaOptions": f"-Duser.timezone={LAKE_TIME_ZONE} -XX:+DisplayVMOutputToStderr",
         "spark.executor.extraJavaOptions": f"-Duser.timezone={LAKE_TIME_ZONE}",
         "spark.sql.warehouse.dir": tempfile.gettempdir() + "/citylake-warehouse",
     }

@@ -56,50 +56,52 @@ def test_a_duplicate_is_recorded_by_checksum_and_kept_once_even_after_an_erasure
         f for f in registry.feeds() if f.spec.format == "csv" and f.contract.contract == "medical_visits"
     )
     data = render(feed, build_rows(feed, DAY, 0.05)[:10], {})
+    # named as the unit sends them: .csv.gz when the feed is gzip (the reader inflates by the name)
+    visits, again, copy = (f"{n}{feed.spec.extension}" for n in ("visits", "visits_again", "visits_copy"))
     sha = hashlib.sha256(data).hexdigest()
     rel = f"{feed.unit.unit}/{feed.spec.feed}/{DAY}"
-    _land(lake, feed, "visits.csv", data)
-    _land(lake, feed, "visits_again.csv", data)  # the same bytes under another name
+    _land(lake, feed, visits, data)
+    _land(lake, feed, again, data)  # the same bytes under another name
     _land(lake, feed, "broken.csv", b"\xff\xfe not a header\n")
 
     decided = _run(lake, registry, "run-1")
-    assert decided["visits.csv"][0] == ledger.LOADED
-    assert decided["visits_again.csv"] == (ledger.DUPLICATE, f"byte-identical copy of {rel}/visits.csv, "
+    assert decided[visits][0] == ledger.LOADED
+    assert decided[again] == (ledger.DUPLICATE, f"byte-identical copy of {rel}/{visits}, "
                                                              "which is already loaded")  # fmt: skip
     assert decided["broken.csv"][0] == ledger.REJECTED
     # the duplicate is recorded with its checksum, and no copy of its bytes is made
     rows = {r["source_file"].rsplit("/", 1)[-1]: r
             for r in ledger.read_rows(lake, "quarantine", REJECTED_FILES, ["source_file", "status", "sha256", "copy_path"])}  # fmt: skip
-    assert rows["visits_again.csv"]["sha256"] == sha and rows["visits_again.csv"]["copy_path"] is None
+    assert rows[again]["sha256"] == sha and rows[again]["copy_path"] is None
     quarantined = Path(lake.zone("quarantine")) / "files"
     assert sorted(p.name for p in quarantined.rglob("*") if p.is_file()) == ["broken.csv"]
     assert Path(rows["broken.csv"]["copy_path"]).read_bytes() == b"\xff\xfe not a header\n"
 
     tidied = landing.tidy(lake, registry, DAY.isoformat())
     assert (tidied.archived, tidied.removed, tidied.set_aside, tidied.left) == (
-        [f"{rel}/visits.csv"], [f"{rel}/visits_again.csv"], [f"{rel}/broken.csv"], [])  # fmt: skip
+        [f"{rel}/{visits}"], [f"{rel}/{again}"], [f"{rel}/broken.csv"], [])  # fmt: skip
     archived = Path(lake.zone("bronze")) / "_landed"
-    assert [p.name for p in archived.rglob("*") if p.is_file()] == ["visits.csv"]
+    assert [p.name for p in archived.rglob("*") if p.is_file()] == [visits]
     assert not any(p.is_file() for p in Path(lake.zone("landing")).rglob("*"))
     assert sorted(p.name for p in quarantined.rglob("*") if p.is_file()) == ["broken.csv"]
 
     # an erasure rewrites the archived original; the unit then sends the original again, under
     # its own name and under a new one: both are recognised by the manifest's checksum
-    archive = Path(landing.archive_path(lake, f"{rel}/visits.csv"))
+    archive = Path(landing.archive_path(lake, f"{rel}/{visits}"))
     erased = rawfiles.rewrite_without(data, feed.spec, {3})
     archive.write_bytes(erased)
-    _land(lake, feed, "visits.csv", data)
-    _land(lake, feed, "visits_copy.csv", data)
+    _land(lake, feed, visits, data)
+    _land(lake, feed, copy, data)
     decided = _run(lake, registry, "run-2")
-    assert decided["visits.csv"][0] == ledger.SKIPPED
-    assert decided["visits_copy.csv"][0] == ledger.DUPLICATE
+    assert decided[visits][0] == ledger.SKIPPED
+    assert decided[copy][0] == ledger.DUPLICATE
     tidied = landing.tidy(lake, registry, DAY.isoformat())
-    assert tidied.removed == [f"{rel}/visits.csv", f"{rel}/visits_copy.csv"] and not tidied.archived
+    assert tidied.removed == [f"{rel}/{visits}", f"{rel}/{copy}"] and not tidied.archived
     assert archive.read_bytes() == erased  # never overwritten by the re-sent original
-    assert [p.name for p in archived.rglob("*") if p.is_file()] == ["visits.csv"]
+    assert [p.name for p in archived.rglob("*") if p.is_file()] == [visits]
     assert sorted(p.name for p in quarantined.rglob("*") if p.is_file()) == ["broken.csv"]
 
     # a file changed since its run judged it is not deleted: the next run judges it
-    _land(lake, feed, "visits.csv", data + data.splitlines(keepends=True)[-1])
+    _land(lake, feed, visits, data + data.splitlines(keepends=True)[-1])
     tidied = landing.tidy(lake, registry, DAY.isoformat())
-    assert tidied.left == [f"{rel}/visits.csv"] and archive.read_bytes() == erased
+    assert tidied.left == [f"{rel}/{visits}"] and archive.read_bytes() == erased
