@@ -50,3 +50,21 @@ def test_the_tour_of_the_demo_runs_as_written(demo_lake):
         assert "Traceback" not in proc.stderr, f"`{shlex.join(argv)}`\n{proc.stderr[-2000:]}"
         if proc.returncode == 3:
             assert "exit 3" in readme, "status exited 3 and the README does not say when it does"
+
+
+def test_the_reading_guides_python_runs_on_the_demo_lake(demo_lake):
+    """docs/reading.md's Python, run as written from the directory holding the demo's lake/:
+    the snapshot read through its manifest, and the gold table opened at the version its own
+    mart's snapshot was exported from."""
+    root, _ = demo_lake
+    page = (REPO_ROOT / "docs" / "reading.md").read_text(encoding="utf-8")
+    code = "\n".join(re.findall(r"^```python\n(.*?)^```", page, flags=re.S | re.M))
+    assert "as_published" in code and "manifest" in code
+    check = (
+        "\nassert features.count_rows() == manifest['row_count'] > 0"
+        "\nassert as_published.version() == published['delta_version']"
+        "\nassert published['mart'] == 'dt_city_objects' and manifest['mart'] != published['mart']"
+    )
+    proc = subprocess.run([sys.executable, "-c", code + check], cwd=root.parent, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
