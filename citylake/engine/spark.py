@@ -163,6 +163,10 @@ def session_conf(
         # Municipal feeds carry local wall-clock times; Shanghai has no DST.
         "spark.sql.session.timeZone": LAKE_TIME_ZONE,
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        # VACUUM diffs a table's listed files against its log in this many tasks (and a listing
+        # of many paths fans out to as many): at Spark's default, 10000, a VACUUM FULL of a
+        # one-file table ran 10000 tasks, 25-35 s here. A shuffle's parallelism suits both.
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(settings.shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",
         # Delta replays a table's log into this many tasks whenever Spark needs its file list
         # (default 50): at the lake's table sizes one task is fastest.
