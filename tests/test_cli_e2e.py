@@ -127,19 +127,6 @@ def test_demo_loads_the_division_register_and_conforms_codes_against_it(demo_sql
     assert set(json.loads(row["statuses"])) >= {"current", "remapped"}
 
 
-def test_partial_run_exits_3(tmp_path):
-    root = tmp_path / "lake"
-    bad = root / "landing" / "op_teld" / "ev_charging_sessions" / "2026-11-21"
-    bad.mkdir(parents=True)
-    (bad / "empty.jsonl.gz").write_bytes(b"")
-    _cli(root, "generate", "--date", "2026-11-21", "--scale", "0.01", "--units", "op_xpeng")
-    out = json.loads(_cli(root, "run", "--date", "2026-11-21", "--json", check_codes=(3,)).stdout)
-    assert out["status"] == "partial"
-    statuses = {f["file"].rsplit("/", 1)[-1]: f["status"] for f in out["files"]}
-    assert statuses["empty.jsonl.gz"] == "rejected"
-    assert {s for name, s in statuses.items() if name.startswith("op_xpeng")} <= {"loaded", "duplicate"}
-
-
 def test_the_demo_prints_progress_and_results_and_keeps_sparks_log_in_a_file(demo_lake):
     root, proc = demo_lake
     out = proc.stdout + proc.stderr
