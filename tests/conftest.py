@@ -59,10 +59,12 @@ DEMO_MODULES = frozenset({
     "tests/test_published.py",
 })  # fmt: skip
 SHARED = ("demo_lake", "demo_sql")
+# the modules that share the session's Airflow-built day (tests/airflow_day.py), in one worker too
+AIRFLOW_DAY_MODULES = frozenset({"tests/test_airflow_e2e.py", "tests/test_cluster.py"})
 # the longest modules start first, so neither worker is left with one at the end (the scheduler
 # would otherwise order modules by their number of tests)
 LONGEST_FIRST = (
-    "tests/quality/test_wap.py", "tests/test_cluster.py", "tests/test_crash_safety.py", "tests/test_airflow_e2e.py",
+    "tests/test_airflow_e2e.py", "tests/test_cluster.py", "tests/quality/test_wap.py", "tests/test_crash_safety.py",
     *sorted(DEMO_MODULES), "tests/test_concurrent_runs.py", "tests/privacy/test_subject_requests.py",
     "tests/runs/test_tasks.py", "tests/test_hostile_deliveries.py",
 )  # fmt: skip
@@ -77,7 +79,9 @@ def pytest_xdist_make_scheduler(config, log):
     class ByModule(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::")[0]
-            return "demo-lake" if module in DEMO_MODULES else module
+            if module in DEMO_MODULES:
+                return "demo-lake"
+            return "airflow-day" if module in AIRFLOW_DAY_MODULES else module
 
     return ByModule(config, log)
 
@@ -88,6 +92,9 @@ def pytest_collection_modifyitems(config, items) -> None:
     using = {item.nodeid.split("::")[0] for item in items if any(f in getattr(item, "fixturenames", ()) for f in SHARED)}
     if using - DEMO_MODULES:
         raise pytest.UsageError(f"tests/conftest.py: add {sorted(using - DEMO_MODULES)} to DEMO_MODULES")
+    using = {item.nodeid.split("::")[0] for item in items if "airflow_day" in getattr(item, "fixturenames", ())}
+    if using - AIRFLOW_DAY_MODULES:
+        raise pytest.UsageError(f"tests/conftest.py: add {sorted(using - AIRFLOW_DAY_MODULES)} to AIRFLOW_DAY_MODULES")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -143,6 +150,14 @@ def demo_lake(tmp_path_factory):
     logs = root.parent / "logs"  # Spark's log, apart from the run's (shared) default
     proc = cli(root, "demo", "--scale", "0.02", env={"CITYLAKE_SPARK_CONF": conf, "CITYLAKE_LOG_DIR": str(logs)})
     return root, proc
+
+
+@pytest.fixture(scope="session")
+def airflow_day(tmp_path_factory, registry):
+    """One day run by Airflow's DAGs (tests/airflow_day.py), shared by the Airflow and cluster tests."""
+    from airflow_day import build
+
+    return build(tmp_path_factory.mktemp("airflow"), registry)
 
 
 @pytest.fixture(scope="session")

@@ -1,53 +1,27 @@
 """Airflow end to end: `dag.test()` of the generated DAGs for one logical date on a fresh lake.
 
-Runs in a subprocess with its own AIRFLOW_HOME (SQLite) and lake: the ingest DAG over two units'
-deliveries, then every mart DAG for that date; then the same again, which must change no data
-table's version and emit no silver asset event.
+The session's ``airflow_day`` (tests/airflow_day.py) runs, in a subprocess with its own
+AIRFLOW_HOME (SQLite) and lake, the ingest DAG over two units' deliveries, then every mart DAG
+for that date. Here the same runs again, which must change no data table's version and emit no
+silver asset event.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
+from airflow_day import UNITS, run_dags
 from conftest import cli
 from openlineage_schema import errors
 
-from citylake.config.settings import REPO_ROOT, Settings
+from citylake.config.settings import Settings
 from citylake.engine import lineage
 from citylake.lake import Lake
 
 pytestmark = pytest.mark.slow
-
-UNITS = ["op_teld", "d310115_parking"]
-DAY = "2026-11-20"
-# run after 02:00 on the next day, Shanghai time: the interval is the delivery day
-LOGICAL = "2026-11-20T18:00:00+00:00"
-
-RUN = """
-import datetime as dt, faulthandler, json, sys
-faulthandler.dump_traceback_later(1380, exit=True)  # a hang shows its stacks before the test's timeout
-sys.path.insert(0, sys.argv[1])
-import citylake_dags as m
-from collections import Counter
-from airflow.models.asset import AssetEvent
-from airflow.utils.session import create_session
-states = {}
-for dag_id in json.loads(sys.argv[2]):
-    dag = m.__dict__[dag_id]
-    if dag_id == "citylake_ingest":
-        run = dag.test(logical_date=dt.datetime.fromisoformat(sys.argv[3]))
-    else:
-        run = dag.test(run_conf={"date": sys.argv[4]})
-    states[dag_id] = str(run.state)
-with create_session() as session:
-    events = Counter(e.asset.name for e in session.query(AssetEvent).all())
-print("STATES " + json.dumps({"states": states, "events": events}))
-"""
 
 
 def _versions(root) -> dict[str, int]:
@@ -60,38 +34,8 @@ def _versions(root) -> dict[str, int]:
     return out
 
 
-@pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory, registry):
-    home = tmp_path_factory.mktemp("airflow")
-    root = home / "lake"
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"), "CITYLAKE_LAKE_ROOT": str(root)}  # fmt: skip
-    env.pop("OPENLINEAGE_URL", None)  # lineage to the lake's files, as `make airflow` does
-    env.update(lineage.airflow_env(Settings(lake_root=str(root))))
-    for args in (["db", "migrate"], ["dags", "reserialize"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-    cli(root, "generate", "--date", DAY, "--scale", "0.02", "--units", *UNITS)
-    dag_ids = ["citylake_ingest"] + [f"citylake_mart__{m}" for m in registry.marts]
-    return env, root, dag_ids
-
-
-def _run(env, dag_ids) -> dict:
-    """Run the DAGs; the DAG run states and the asset events recorded so far, per asset."""
-    proc = subprocess.run(
-        [sys.executable, "-c", RUN, str(REPO_ROOT / "dags"), json.dumps(dag_ids), LOGICAL, DAY],
-        env=env, capture_output=True, text=True, timeout=1500,
-    )  # fmt: skip
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("STATES "))
-    return json.loads(line[len("STATES ") :])
-
-
-def test_dag_test_builds_the_lake_and_a_second_run_changes_nothing(airflow_env, registry):
-    env, root, dag_ids = airflow_env
-    first = _run(env, dag_ids)
+def test_dag_test_builds_the_lake_and_a_second_run_changes_nothing(airflow_day, registry):
+    env, root, dag_ids, first = airflow_day.env, airflow_day.root, airflow_day.dag_ids, airflow_day.first
     assert first["states"] == {d: "success" for d in dag_ids}
     # bronze and silver for the two units' contracts, every mart in gold and published
     ingested = sorted({f.contract.contract for u in UNITS for f in registry.feeds() if f.unit.unit == u})
@@ -116,7 +60,7 @@ def test_dag_test_builds_the_lake_and_a_second_run_changes_nothing(airflow_env, 
     ledger = json.loads(cli(root, "query", "SELECT DISTINCT unit FROM ops.run_ledger", "--json").stdout)
     assert {r["unit"] for r in ledger} == set(UNITS)
     # the same date again: retries, clears and backfills are idempotent
-    second = _run(env, dag_ids)
+    second = run_dags(env, dag_ids)
     assert second["states"] == {d: "success" for d in dag_ids}
     assert _versions(root) == versions
     assert {a: n for a, n in second["events"].items() if a.startswith("silver.")} == silver_events
@@ -126,12 +70,10 @@ def _ids(refs) -> set[tuple[str, str]]:
     return {(d["namespace"], d["name"]) for d in refs}
 
 
-def test_lineage_events_are_valid_and_follow_each_landing_file_to_its_published_mart(airflow_env, registry):
+def test_lineage_events_are_valid_and_follow_each_landing_file_to_its_published_mart(airflow_day, registry):
     """Airflow, the Spark listener and citylake's own steps, to the lake's files (file transport)."""
-    env, root, dag_ids = airflow_env
+    root = airflow_day.root
     lake = Lake(str(root.resolve()))
-    if not (root / "published").exists():  # run on its own: the DAGs first
-        _run(env, dag_ids)
     events = lineage.read_events(Settings(lake_root=lake.root).lineage_path)
     # every event of every producer is a valid run event, with valid standard facets
     invalid = {f"{e['job']['name']} {e['eventType']}": err for e in events if (err := errors(e))}
