@@ -24,6 +24,7 @@ three steps are passes bronze cannot do without today, so their sum is a floor, 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from typing import Any
 from benchmarks import peers, volume
 from benchmarks.profile_feed import best_of
 from citylake.config.settings import load_settings
+from citylake.engine.frames import local_frame
 from citylake.lake import Lake
 from citylake.lake.preflight import Scope
 from citylake.quality.gate import duplicate_counts, suite_expectations
@@ -105,6 +107,81 @@ def steps(
         good = read_group(spark, group).where(F.col(CORRUPT).isNull()).withColumn("_group", F.lit(0))
         duplicate_counts(good, exps, ["_group"], implied=("_unit", "_feed"))
 
+    def path_written(i: int) -> None:
+        corrupt_read().select("*", F.col("_metadata.file_path").alias("_file_path")).write.format("delta").save(
+            str(out / f"path-{i}")
+        )
+
+    def path_read_not_written(i: int) -> None:
+        # the path is read (to find the file's id) but only a small integer is written
+        uris = [(p if "://" in p else Path(p).resolve().as_uri(), n) for n, p in enumerate(group.paths)]
+        ids = local_frame(spark, uris, "_file_path STRING, _file_id INT")
+        corrupt_read().select("*", F.col("_metadata.file_path").alias("_file_path")).join(
+            F.broadcast(ids), "_file_path"
+        ).drop("_file_path").write.format("delta").save(str(out / f"fileid-join-{i}"))
+
+    def file_id_literal(i: int) -> None:
+        # one read per file, its id a literal: no _metadata column at all
+        frames = [corrupt_read_of(p).withColumn("_file_id", F.lit(n)) for n, p in enumerate(group.paths)]
+        df = frames[0]
+        for f in frames[1:]:
+            df = df.unionByName(f)
+        df.write.format("delta").save(str(out / f"fileid-literal-{i}"))
+
+    def file_partition(i: int) -> None:
+        frames = [corrupt_read_of(p).withColumn("_file_id", F.lit(n)) for n, p in enumerate(group.paths)]
+        df = frames[0]
+        for f in frames[1:]:
+            df = df.unionByName(f)
+        df.write.format("delta").partitionBy("_file_id").save(str(out / f"fileid-part-{i}"))
+
+    def corrupt_read_of(path: str) -> Any:
+        return (
+            spark.read.format("csv")
+            .schema(T.StructType([*fields, T.StructField(CORRUPT, T.StringType())]))
+            .options(header="true", sep=group.delimiter, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
+                     encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
+                     timestampFormat=group.timestamp_format, dateFormat="yyyy-MM-dd")
+            .load(path)
+        )  # fmt: skip
+
+    def one_pass(i: int) -> None:
+        """The one-pass prototype (issue 37): every parsed row written in one job, with its file
+        id, split and position in the split, the row checks' tags, and the counts observed by
+        the same job; then the audit, a narrow job over the new version's two integer columns
+        (rows per split, from which record numbers follow), recorded in an audit table."""
+        from pyspark.sql import Observation
+
+        frames = [corrupt_read_of(p).withColumn("_file_id", F.lit(n)) for n, p in enumerate(group.paths)]
+        df = frames[0]
+        for f in frames[1:]:
+            df = df.unionByName(f)
+        # a split is read in order by one task: its position is the id's low bits
+        df = df.select(
+            "*",
+            F.col("_metadata.file_block_start").alias("_split"),
+            (F.monotonically_increasing_id().bitwiseAND((1 << 33) - 1)).alias("_pos"),
+        )
+        tagged = tag_rows(df, checks)
+        ok = F.col(CORRUPT).isNull()
+        obs = Observation(f"bronze-{i}")
+        observed = tagged.observe(
+            obs, F.count(F.lit(1)).alias("rows"), F.count(CORRUPT).alias("bad"),
+            F.sum((ok & is_dropped(checks)).cast("long")).alias("dropped"), *failure_sums(checks, where=ok),
+        )  # fmt: skip
+        table = str(out / f"one-pass-{i}")
+        observed.write.format("delta").mode("append").option("txnAppId", f"batch-{i}").option(
+            "txnVersion", 1
+        ).save(table)
+        counts = obs.get
+        splits = (
+            spark.read.format("delta").load(table).groupBy("_file_id", "_split").count().collect()
+        )
+        audit = [(f"batch-{i}", counts["rows"], counts["bad"], json.dumps(sorted(map(tuple, splits))))]
+        local_frame(spark, audit, "batch_id STRING, rows LONG, bad LONG, splits STRING").write.format(
+            "delta"
+        ).mode("append").save(str(out / f"audit-{i}"))
+
     out_steps: dict[str, Callable[[int], Any]] = {
         "bare Spark: read with the declared schema, write Delta": lambda i: peers.bare_spark(
             spark, {group.contract.contract: [group]}, str(out / f"bare-{i}")
@@ -113,6 +190,13 @@ def steps(
     if group.format == "csv":
         out_steps["+ the corrupt-record column (raw text of bad records)"] = with_corrupt
         out_steps["+ each record's file and split (_metadata)"] = located
+        # the lineage column's cost, split (issue 37): the path read and written, read and
+        # turned into an integer id, not read at all (an id per file read), the id as a partition
+        out_steps["+ the file's path (_metadata.file_path), written"] = path_written
+        out_steps["+ the path read, an integer file id written (broadcast join)"] = path_read_not_written
+        out_steps["+ an integer file id, a literal per file read (no _metadata)"] = file_id_literal
+        out_steps["+ the file id as a partition value"] = file_partition
+        out_steps["one pass: tags, ids, split positions, observed counts; audit after the write"] = one_pass
     out_steps |= {
         "bronze's read (raw text, reasons, file and split), written": read,
         **dict(zip(FLOOR, (tagged, split_counts, uniqueness), strict=True)),

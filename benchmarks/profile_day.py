@@ -25,6 +25,7 @@ from typing import Any
 
 from citylake.config.registry import load_registry
 from citylake.config.settings import load_settings
+from citylake.engine.job_profile import profiled
 from citylake.generate import generate
 from citylake.lake import Lake
 
@@ -96,9 +97,10 @@ def main() -> None:
             if label == "measured":
                 _instrument()
             t = time.perf_counter()
-            run = run_daily(DAY, conf, spark)
+            with profiled(spark) as profile:
+                run = run_daily(DAY, conf, spark)
             total = time.perf_counter() - t
-            print(f"{label} run, bench scale {s:g}: {total:.1f} s ({run.status})")
+            print(f"{label} run, bench scale {s:g}: {total:.1f} s ({run.status}), {len(profile.jobs)} Spark jobs")
         steps = {k: round(v, 1) for k, v in run.timings.items() if k.endswith("_s")}
         print("steps:", steps)
         for kind in ("bronze", "silver", "gold", "action"):
@@ -108,6 +110,14 @@ def main() -> None:
                 print(f"  {v:6.1f} s  {k}")
                 for part in sorted((p for p in SPENT if p.startswith(f"{k} | ")), key=lambda p: -SPENT[p]):
                     print(f"           {SPENT[part]:6.1f} s  {part.split(' | ', 1)[1]}")
+        # the Spark jobs of the measured run by call site: how many, their seconds, what they read
+        sites: dict[str, list[Any]] = defaultdict(lambda: [0, 0.0, 0])
+        for job in profile.jobs:
+            site = sites[job.description]
+            site[0], site[1], site[2] = site[0] + 1, site[1] + job.seconds, site[2] + job.input_records
+        print(f"Spark jobs by call site ({len(profile.jobs)} in all):")
+        for what, (n, secs, records) in sorted(sites.items(), key=lambda kv: -kv[1][1])[:15]:
+            print(f"  {n:5d} jobs {secs:7.1f} s {records:>12} records read  {what}")
     finally:
         spark.stop()
         shutil.rmtree(tmp, ignore_errors=True)

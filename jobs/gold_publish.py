@@ -176,9 +176,9 @@ def compact(spark: SparkSession, path: str, doc: MartDoc, max_files: int = 64) -
     current = delta_io.scan(spark, path)
     rows = current.count()
     fence.check(f"compacting {path}")
-    arrange(current, doc, rows).write.format("delta").mode("overwrite").option("dataChange", "false").save(
-        path
-    )
+    arrange(current, doc, rows).write.format("delta").mode("overwrite").option("dataChange", "false").option(
+        "compression", "zstd"
+    ).save(path)
     return True
 
 
@@ -232,6 +232,8 @@ def publish_mart(
             arrange(df, doc, rows)
             .write.format("delta")
             .mode("overwrite")
+            # the files a publication copies as they are (citylake.lake.publish.snapshot)
+            .option("compression", "zstd")
             .option("userMetadata", f'{{"run_id": "{run_id}", "validation_id": "{pub.validation_id}"}}')
         )
         if doc.date_column:  # only the rebuilt days are replaced
@@ -245,15 +247,15 @@ def publish_mart(
         pub.delta_version = version
         if say:
             say(f"publish: {doc.mart} v{version}")
-        pub.published_path = snapshot(spark, lake, doc.mart, path, version, pub.validation_id, run_id, doc.grain,
-                                      lambda d, n: arrange(d, doc, n))  # fmt: skip
+        pub.published_path = snapshot(lake, doc.mart, path, version, pub.validation_id, run_id, doc.grain,
+                                      mart_schema(doc))  # fmt: skip
         return pub, outcome
     finally:
         df.unpersist()
 
 
-def catch_up(spark: SparkSession, lake: Lake, doc: MartDoc, run_id: str) -> Publication | None:
-    """Export gold's newest validated version if the published snapshot lags it."""
+def catch_up(lake: Lake, doc: MartDoc, run_id: str) -> Publication | None:
+    """Publish gold's newest validated version if the published snapshot lags it."""
     path = lake.table("gold", doc.mart)
     gold = progress.validated_gold_version(path)
     shown = progress.published_version(lake, doc.mart)
@@ -262,10 +264,9 @@ def catch_up(spark: SparkSession, lake: Lake, doc: MartDoc, run_id: str) -> Publ
     version = delta_log.latest_version(path)
     assert version is not None
     validation_id = gold[1].get("validation_id")
-    published = snapshot(spark, lake, doc.mart, path, version, validation_id, run_id, doc.grain,
-                         lambda d, n: arrange(d, doc, n))  # fmt: skip
+    published = snapshot(lake, doc.mart, path, version, validation_id, run_id, doc.grain, mart_schema(doc))
     return Publication("gold", f"gold.{doc.mart}", "published",
-                       f"snapshot of v{version} exported: an earlier run stopped before publishing it",
+                       f"snapshot of v{version} copied: an earlier run stopped before publishing it",
                        0, version, version, validation_id, path, published_path=published)  # fmt: skip
 
 
@@ -303,7 +304,7 @@ def run(
                 pub, outcome = Publication("gold", f"gold.{doc.mart}", "empty", None, 0, None, None, None,
                                            lake.table("gold", doc.mart)), None  # fmt: skip
             if pub.status in ("unchanged", "empty"):
-                pub = catch_up(spark, lake, doc, run_id) or pub
+                pub = catch_up(lake, doc, run_id) or pub
         except Exception as exc:  # one mart's failure must not stop the others
             if fault := storage_fault(exc):  # but a storage fault is no mart's: the run stops
                 raise StorageFailure(f"storage failure while building gold.{doc.mart}: {fault}: "
@@ -330,7 +331,7 @@ def run(
             days |= (extra_days or {}).get(doc.mart, set())
             if days or cursors:
                 todo.append((doc, sorted(days), cursors))
-            elif (late := catch_up(spark, lake, doc, run_id)) is not None:
+            elif (late := catch_up(lake, doc, run_id)) is not None:
                 result.publications.append(late)
         for pub, outcome, rows in parallel.each(todo, build, workers):
             if pub.status != "empty" or pub.published_path:

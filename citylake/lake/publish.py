@@ -8,8 +8,8 @@ A silver, gold or published dataset only changes after its suite passed on the c
   writing it to staging first would cost a commit per dataset on every run);
 - ``record`` appends one row per dataset and run to ``_system/publications``: status, reason,
   the Delta version that is current afterwards and the validation run it passed;
-- ``snapshot`` exports a gold version to ``published/<mart>/v<version>/`` and then replaces
-  ``published/<mart>/_manifest.json``, the one file readers start from. A failed gate never gets
+- ``snapshot`` copies a gold version's data files to ``published/<mart>/v<version>/`` and then
+  replaces ``published/<mart>/_manifest.json``, the one file readers start from. A failed gate never gets
   here, so the manifest keeps pointing at the last good snapshot.
 """
 
@@ -18,16 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
-from citylake.engine import delta_io, fence
-from citylake.engine.storage import store_for
+from citylake.engine import fence
+from citylake.engine.storage import delta_rs_location, store_for
 from citylake.lake import PUBLICATIONS, Lake, ledger
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 MANIFEST = "_manifest.json"
 KEEP_SNAPSHOTS = 3  # readers holding an older manifest can finish; older snapshots are removed
@@ -103,7 +104,6 @@ def record(spark: SparkSession, lake: Lake, pubs: list[Publication], run_id: str
 
 
 def snapshot(
-    spark: SparkSession,
     lake: Lake,
     mart: str,
     gold_path: str,
@@ -111,24 +111,35 @@ def snapshot(
     validation_id: str | None,
     run_id: str,
     grain: str,
-    arrange: Callable[[DataFrame, int], DataFrame],
+    schema: StructType,
 ) -> str:
-    """Export gold ``version`` as Parquet and point the manifest at it; returns the manifest path."""
+    """Copy gold ``version``'s data files to a snapshot and point the manifest at it; returns
+    the manifest path.
+
+    Gold's files are already Parquet in the mart's layout (written by ``arrange``, rewritten by
+    ``compact``), so a publication is a copy, not a Spark export of the whole version: no JVM
+    work, and the bytes readers get are the bytes gold validated. The files come from the
+    version's log (delta-rs), never from listing the table's folder, which also holds files
+    of other versions.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
     store = store_for(lake.root)
     base = f"{lake.zone('published')}/{mart}"
     target = f"{base}/v{version:06d}"
-    df = delta_io.scan(spark, gold_path, version=version)
-    counted = delta_io.row_count(gold_path, version)
-    rows = counted if counted is not None else df.count()
-    # the mart's own layout (files per district, sorted on what readers filter by)
-    fence.check(f"exporting {target}")
-    arrange(df, rows).write.mode("overwrite").option("compression", "zstd").parquet(target)
-    files = []
-    for info in sorted(store.list_files(target), key=lambda f: f.path):
-        name = info.path.rsplit("/", 1)[-1]
-        if not name.endswith(".parquet"):
-            continue
-        data = store.read_bytes(info.path)
+    uri, options = delta_rs_location(gold_path)
+    adds = pa.table(DeltaTable(uri, version=version, storage_options=options).get_add_actions(flatten=True))
+    files, rows = [], 0
+    for rel in sorted(unquote(p) for p in adds.column("path").to_pylist()):
+        name = rel.rsplit("/", 1)[-1]
+        data = store.read_bytes(f"{gold_path}/{rel}")
+        rows += pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+        fence.check(f"copying {target}/{name}")
+        store.write_bytes(f"{target}/{name}", data)
         files.append({"path": f"v{version:06d}/{name}", "bytes": len(data),
                       "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
     manifest = {
@@ -142,7 +153,7 @@ def snapshot(
         "row_count": rows,
         "schema": [
             {"name": f.name, "type": f.dataType.simpleString(), "nullable": f.nullable}
-            for f in df.schema.fields
+            for f in schema.fields
         ],  # fmt: skip
         "files": files,
     }

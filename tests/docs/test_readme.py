@@ -55,7 +55,7 @@ def test_the_tour_of_the_demo_runs_as_written(demo_lake):
 def test_the_reading_guides_python_runs_on_the_demo_lake(demo_lake):
     """docs/reading.md's Python, run as written from the directory holding the demo's lake/:
     the snapshot read through its manifest, and the gold table opened at the version its own
-    mart's snapshot was exported from."""
+    mart's snapshot was copied from."""
     root, _ = demo_lake
     page = (REPO_ROOT / "docs" / "reading.md").read_text(encoding="utf-8")
     code = "\n".join(re.findall(r"^```python\n(.*?)^```", page, flags=re.S | re.M))
