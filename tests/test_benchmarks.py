@@ -65,10 +65,18 @@ def test_peers_load_every_record_of_the_accepted_files(spark, registry, lake, tm
         want[feeds[(r.unit, r.feed)]] = want.get(feeds[(r.unit, r.feed)], 0) + r.records
     assert peers.bare_spark(spark, groups, str(tmp_path / "bare")) > 0
     assert peers.polars_deltars(groups, str(tmp_path / "polars")) > 0
+    seconds, observed = peers.same_outputs(spark, groups, str(tmp_path / "same"))
+    assert seconds > 0
     for contract, n in want.items():
         bare = spark.read.format("delta").load(str(tmp_path / "bare" / contract))
         polars = DeltaTable(str(tmp_path / "polars" / contract)).to_pyarrow_table()
         assert bare.count() == n == polars.num_rows, contract
+        # the same-outputs peer: every record once, with a file id and a record number, and its
+        # one observation counted what it wrote (no fault planted: nothing unparsed)
+        same = spark.read.format("delta").load(str(tmp_path / "same" / contract))
+        assert same.count() == n == observed[contract]["rows"], contract
+        assert observed[contract]["bad"] == 0 == same.where("_corrupt_record IS NOT NULL").count(), contract
+        assert same.select("_file_id", "_record_no").distinct().count() == n, contract
         # typed, not strings: the event time is a timestamp in both
         contract_doc = registry.contracts[contract]
         ts = contract_doc.event_time
