@@ -64,15 +64,18 @@ def steps(
         for _, canon in group.source_columns
     ]
 
-    def corrupt_read() -> Any:
+    def corrupt_read_of(paths: str | list[str]) -> Any:
         return (
             spark.read.format("csv")
             .schema(T.StructType([*fields, T.StructField(CORRUPT, T.StringType())]))
             .options(header="true", sep=group.delimiter, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
                      encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
                      timestampFormat=group.timestamp_format, dateFormat="yyyy-MM-dd")
-            .load(list(group.paths))
+            .load(paths)
         )  # fmt: skip
+
+    def corrupt_read() -> Any:
+        return corrupt_read_of(list(group.paths))
 
     def with_corrupt(i: int) -> None:
         corrupt_read().write.format("delta").save(str(out / f"corrupt-{i}"))
@@ -135,16 +138,6 @@ def steps(
         for f in frames[1:]:
             df = df.unionByName(f)
         df.write.format("delta").partitionBy("_file_id").save(str(out / f"fileid-part-{i}"))
-
-    def corrupt_read_of(path: str) -> Any:
-        return (
-            spark.read.format("csv")
-            .schema(T.StructType([*fields, T.StructField(CORRUPT, T.StringType())]))
-            .options(header="true", sep=group.delimiter, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
-                     encoding=SPARK_CHARSETS.get(group.encoding, group.encoding),
-                     timestampFormat=group.timestamp_format, dateFormat="yyyy-MM-dd")
-            .load(path)
-        )  # fmt: skip
 
     def one_pass(i: int) -> None:
         _one_pass(i, F.col("_metadata.file_block_start"), "one-pass")
