@@ -58,9 +58,11 @@ DEMO_MODULES = frozenset({
     "tests/lake/test_sql_endpoint.py", "tests/pages/test_run_report.py", "tests/quality/test_data_docs_offline.py", "tests/test_cli_e2e.py",
     "tests/test_published.py",
 })  # fmt: skip
-SHARED = ("demo_lake", "demo_sql")
 # the modules that share the session's Airflow-built day (tests/airflow_day.py), in one worker too
 AIRFLOW_DAY_MODULES = frozenset({"tests/test_airflow_e2e.py", "tests/test_cluster.py"})
+# worker group -> (its shared session fixtures, the modules allowed to use them)
+GROUPS = {"demo-lake": (("demo_lake", "demo_sql"), DEMO_MODULES),
+          "airflow-day": (("airflow_day",), AIRFLOW_DAY_MODULES)}  # fmt: skip
 # the longest modules start first, so neither worker is left with one at the end (the scheduler
 # would otherwise order modules by their number of tests)
 LONGEST_FIRST = (
@@ -79,9 +81,7 @@ def pytest_xdist_make_scheduler(config, log):
     class ByModule(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::")[0]
-            if module in DEMO_MODULES:
-                return "demo-lake"
-            return "airflow-day" if module in AIRFLOW_DAY_MODULES else module
+            return next((group for group, (_, modules) in GROUPS.items() if module in modules), module)
 
     return ByModule(config, log)
 
@@ -89,12 +89,11 @@ def pytest_xdist_make_scheduler(config, log):
 def pytest_collection_modifyitems(config, items) -> None:
     rank = {m: i for i, m in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: a module keeps its order
-    using = {item.nodeid.split("::")[0] for item in items if any(f in getattr(item, "fixturenames", ()) for f in SHARED)}
-    if using - DEMO_MODULES:
-        raise pytest.UsageError(f"tests/conftest.py: add {sorted(using - DEMO_MODULES)} to DEMO_MODULES")
-    using = {item.nodeid.split("::")[0] for item in items if "airflow_day" in getattr(item, "fixturenames", ())}
-    if using - AIRFLOW_DAY_MODULES:
-        raise pytest.UsageError(f"tests/conftest.py: add {sorted(using - AIRFLOW_DAY_MODULES)} to AIRFLOW_DAY_MODULES")
+    for group, (fixtures, modules) in GROUPS.items():
+        using = {item.nodeid.split("::")[0] for item in items
+                 if any(f in getattr(item, "fixturenames", ()) for f in fixtures)}  # fmt: skip
+        if using - modules:
+            raise pytest.UsageError(f"tests/conftest.py: add {sorted(using - modules)} to the {group} group's modules")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

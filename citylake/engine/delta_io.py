@@ -217,17 +217,3 @@ def scan(
         if column not in partitioned:
             df = df.where(F.col(column).isin(list(values)))
     return df.select(*[F.col(f"`{f.name}`") for f in schema.fields])
-
-
-def row_count(path: str, version: int | None = None) -> int | None:
-    """Rows of a table version from its files' statistics in the log (no Spark job), or None
-    when a file was committed without statistics."""
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
-    from citylake.engine.storage import delta_rs_location
-
-    uri, options = delta_rs_location(path)
-    counts = pa.table(DeltaTable(uri, version=version, storage_options=options).get_add_actions(flatten=True))
-    values = counts.column("num_records").to_pylist() if "num_records" in counts.column_names else [None]
-    return None if any(v is None for v in values) else int(sum(values))
