@@ -9,8 +9,12 @@ Design notes:
   only by reader options (format, encoding, header order), and committed as one Delta batch.
 - Records that do not parse (wrong field count, unparseable values, broken JSON) are split off
   in the same pass and quarantined with their raw text and a reason.
+- One pass (ADR 0004): a batch's rows are numbered, tagged and written in one Spark job, and
+  its audit counts what was committed afterwards (jobs/bronze_batch.py, jobs/bronze_audit.py).
+  Preflight, which reads every byte anyway, counts the records before each place Spark will
+  split a file (citylake.engine.splits), so numbering needs no pass of its own.
 - Exactly-once: a batch id derived from its files' checksums names both of the batch's
-  commits (quarantine first, then bronze), and each commit names the files it holds; the
+  commits (bronze, then quarantine), and each commit names the files it holds; the
   manifest records the batch as pending before them, so a run that dies anywhere after that
   replays the same batch id and writes only what it does not find among the commits made
   since. A batch that fails in process is replayed or retried the same way
@@ -18,9 +22,8 @@ Design notes:
 - Only complete deliveries are read (citylake.lake.completeness): a file still being uploaded
   is left in landing as ``waiting``. A storage fault stops the run (StorageFailure) before
   anything is recorded against the units.
-- The bronze commit is the batch's record of itself: its userMetadata names the batch, its
-  logical date and the unit/feeds the gate held, which is all silver needs to know what it
-  owes (citylake.lake.progress).
+- The audit record is the batch's "done" mark: it names the batch's commits and the unit/feeds
+  the gate held, which is all silver needs to know what it owes (citylake.lake.progress).
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ from citylake.config.registry import FeedContract, Registry
 from citylake.config.settings import load_settings
 from citylake.engine import delta_io, parallel
 from citylake.engine.faults import WatchedStore
+from citylake.engine.splits import SplitPlan
 from citylake.engine.storage import Store, store_for
 from citylake.lake import ledger, preflight
 from citylake.quality.gate import evaluate, suite_expectations, verdict
 from citylake.quality.gx_runner import GxProject, SuiteOutcome
 from citylake.quality.suites import load_row_checks
 from jobs.bronze_batch import BatchResult
+from jobs.bronze_read import splittable
 from jobs.bronze_record import FileOutcome, record, set_aside
 from jobs.bronze_replay import CLOCK_SLACK_MS
 from jobs.bronze_retry import ingest_isolated
@@ -192,6 +197,9 @@ def run(
     # files side by side: reading (local disk or S3), hashing and gunzip release the GIL.
     # A read the storage failed is no file's fault: the run stops before judging any file.
     watched = WatchedStore(store)
+    splits = SplitPlan.of(spark)  # where Spark will cut each file: preflight counts the records before
+    for lf in landed:
+        lf.split_starts = splits.starts(lf.size) if splittable(lf) else ()
     parallel.each(landed, lambda lf: preflight.check(lf, watched), workers)
     watched.raise_if_faulted("storage failure while reading landed files in preflight")
     result.timings["preflight_s"] = time.perf_counter() - t1

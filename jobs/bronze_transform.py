@@ -1,4 +1,4 @@
-"""Bronze's pure transforms: the table's schema, record numbering, the split into bronze and quarantine rows.
+"""Bronze's pure transforms: the table's schema, and a read's records as bronze rows or quarantine rows.
 
 DataFrame in, DataFrame out; nothing here reads or writes storage.
 """
@@ -8,8 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from citylake.config.layers import BRONZE_META
 from citylake.config.registry import FeedContract
@@ -46,27 +45,13 @@ def bronze_properties(contract: FeedContract) -> dict[str, str]:
             "delta.dataSkippingStatsColumns": ",".join(stats)}  # fmt: skip
 
 
-def number_records(parsed: DataFrame, offsets: DataFrame) -> DataFrame:
-    """Attach file identity and record numbers from the per-split offsets (a broadcast join)."""
+def bronze_rows(
+    read: DataFrame, contract: FeedContract, run_id: str, batch_id: str, date: dt.date, ingested_at: dt.datetime
+) -> DataFrame:
+    """The records that parsed, tagged, with their lineage columns: bronze's rows."""
     from pyspark.sql import functions as F
 
-    joined = parsed.join(F.broadcast(offsets), ["_file_path", "_block_start"])
-    return joined.withColumn("_record_no", F.col("_mono") + F.col("_offset")).drop("_offset")
-
-
-def split_batch(
-    numbered: DataFrame,
-    contract: FeedContract,
-    run_id: str,
-    batch_id: str,
-    date: dt.date,
-    ingested_at: dt.datetime,
-) -> tuple[DataFrame, DataFrame]:
-    """(bronze rows, quarantine rows) of a numbered batch: records that parsed, with their lineage
-    columns, and those that did not, with their raw text and reason."""
-    from pyspark.sql import functions as F
-
-    bronze = numbered.where(F.col(CORRUPT).isNull()).select(
+    return read.where(F.col(CORRUPT).isNull()).select(
         *[F.col(c.name) for c in contract.columns],
         "_unit",
         "_feed",
@@ -78,32 +63,26 @@ def split_batch(
         F.lit(date).cast("date").alias("_logical_date"),
         DQ_FAILED,
     )
-    quarantine = numbered.where(F.col(CORRUPT).isNotNull()).select(
+
+
+def quarantine_rows(
+    read: DataFrame, contract: FeedContract, run_id: str, batch_id: str, date: dt.date, ingested_at: dt.datetime
+) -> DataFrame:
+    """The records that did not parse, with their raw text and reason: quarantine's rows."""
+    from pyspark.sql import functions as F
+
+    return read.where(F.col(CORRUPT).isNotNull()).select(
         *ledger.quarantine_origin(run_id, date, contract.contract),
         F.col(CORRUPT).alias("raw_text"),
         F.col("_reason").alias("reason"),
         F.lit(batch_id).alias("batch_id"),
         F.lit(ingested_at).cast("timestamp").alias("quarantined_at"),
     )
-    return bronze, quarantine
 
 
 def batch_id_for(contract: str, date: dt.date, files: list[preflight.LandedFile]) -> str:
     digest = hashlib.sha256("\n".join(sorted(f"{f.rel}:{f.sha256}" for f in files)).encode()).hexdigest()[:20]
     return f"bronze:{contract}:{date.isoformat()}:{digest}"
-
-
-def match_files(stats: list[Any], files: list[preflight.LandedFile]) -> dict[str, preflight.LandedFile]:
-    """Spark reports file URIs; map each back to its landed file by the landing-relative path."""
-    by_rel = {f.rel: f for f in files}
-    out = {}
-    for row in stats:
-        uri = urllib.parse.unquote(row["_file_path"])
-        rel = "/".join(uri.split("/")[-4:])
-        if rel not in by_rel:
-            raise RuntimeError(f"Spark read a file the batch did not plan: {uri}")
-        out[row["_file_path"]] = by_rel[rel]
-    return out
 
 
 # a key shown in a drift note: a plain field name; any other key may be a value (a map keyed by

@@ -93,7 +93,12 @@ def owed(lake: Lake, contract: FeedContract, state: Progress) -> Owed | None:
     after = state.consumed(f"silver.{contract.contract}", f"bronze.{contract.contract}")
     if upto is None or upto <= after:
         return None
-    return Owed(contract, after, upto, tuple(progress.bronze_commits(path, after, upto, store)))
+    commits = progress.bronze_commits(path, after, upto, store, progress.bronze_audits(lake, contract.contract))
+    # a batch committed but not audited yet waits for bronze's next run, and so does all after it
+    commits, upto = progress.audited_prefix(commits, upto)
+    if upto <= after:
+        return None
+    return Owed(contract, after, upto, tuple(commits))
 
 
 def quarantine_marks(lake: Lake, todo: list[Owed]) -> dict[str, int]:

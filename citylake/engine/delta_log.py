@@ -137,7 +137,8 @@ def configuration(path: str) -> dict[str, str]:
     return dict(DeltaTable(uri, storage_options=options).metadata().configuration)
 
 
-def _literal(value: Any) -> str:
+def sql_literal(value: Any) -> str:
+    """A value as a SQL literal for delta-rs's engine (strings quoted, quotes doubled)."""
     import datetime as dt
 
     if isinstance(value, dt.datetime):
@@ -165,7 +166,7 @@ def rows(
         table = DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
         return []
-    cond = " AND ".join(f'"{c}" {op} {_literal(v)}' for c, op, v in where or [])
+    cond = " AND ".join(f'"{c}" {op} {sql_literal(v)}' for c, op, v in where or [])
     sql = f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)} FROM t" + (
         f" WHERE {cond}" if cond else ""
     )

@@ -20,6 +20,7 @@ RUNS = "runs"
 DQ_RESULTS = "dq_results"
 PUBLICATIONS = "publications"
 PROGRESS = "progress"
+BRONZE_AUDIT = "bronze_audit"  # each bronze batch's counts and verdict, after its write
 # quarantine tables
 BRONZE_RECORDS = "bronze_records"
 REJECTED_FILES = "rejected_files"

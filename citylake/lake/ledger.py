@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from citylake.engine import delta_io, fence
 from citylake.lake import (
+    BRONZE_AUDIT,
     BRONZE_RECORDS,
     DQ_RESULTS,
     DQ_ROWS,
@@ -123,6 +124,11 @@ PROGRESS_DDL = (
     "run_id STRING NOT NULL, logical_date DATE, step STRING, target STRING, source STRING, upto LONG, "
     "version LONG, days ARRAY<DATE>, recorded_at TIMESTAMP"
 )
+AUDIT_DDL = (
+    "batch_id STRING NOT NULL, run_id STRING, logical_date DATE, contract STRING, unit STRING, feed STRING, "
+    "bronze_versions ARRAY<LONG>, rows LONG, rows_quarantined LONG, verdict STRING, reason STRING, "
+    "audited_at TIMESTAMP"
+)
 QUARANTINE_DDL = (
     "run_id STRING, logical_date DATE, unit STRING, feed STRING, contract STRING, source_file STRING, "
     "record_no LONG, raw_text STRING, reason STRING, batch_id STRING, quarantined_at TIMESTAMP"
@@ -139,6 +145,7 @@ TABLES: dict[tuple[str, str], str] = {
     ("_system", DQ_RESULTS): DQ_RESULTS_DDL,
     ("_system", PUBLICATIONS): PUBLICATIONS_DDL,
     ("_system", PROGRESS): PROGRESS_DDL,
+    ("_system", BRONZE_AUDIT): AUDIT_DDL,
     ("quarantine", DQ_ROWS): DQ_ROWS_DDL,
     ("quarantine", BRONZE_RECORDS): QUARANTINE_DDL,
     ("quarantine", REJECTED_FILES): REJECTED_DDL,

@@ -60,6 +60,10 @@ class LandedFile:
     source_columns: list[tuple[str, str]] = field(default_factory=list)
     # why the delivery is not complete yet (citylake.lake.completeness); such a file is not read
     waiting: str | None = None
+    # where Spark will start a split of the file after the first (set before the check), and the
+    # non-blank lines that start at or before each: how bronze numbers records in one pass
+    split_starts: tuple[int, ...] = ()
+    lines_before: dict[int, int] = field(default_factory=dict)
 
     @property
     def contract(self) -> str | None:
@@ -162,7 +166,7 @@ class _Preflight:
             multiline = feed is not None and feed.spec.multiline
             blank = (EMPTY if multiline else CSV_BLANK) if fmt == "csv" else SPACES
             chunks = content(self.raw, gz, self.limits)
-            self.lines = Lines(chunks, self.limits, blank, ends=multiline, bom=fmt == "csv")
+            self.lines = Lines(chunks, self.limits, blank, ends=multiline, bom=fmt == "csv", marks=lf.split_starts)
             self.header = 1 if fmt == "csv" else 0
         unsafe = sorted({c for c in lf.path.rsplit("/", 1)[-1] if c in SPARK_UNSAFE})
         if unsafe:
@@ -223,6 +227,8 @@ def check(lf: LandedFile, store: Store) -> LandedFile:
         try:
             checked = p.run()
             lf.records, lf.source_columns, lf.ok = checked.records, checked.source_columns, True
+            if p.lines is not None:
+                lf.lines_before = dict(p.lines.before)
         except StreamRejected as exc:
             p.rejected(exc.reason, read_on=False)
         except Rejected as exc:

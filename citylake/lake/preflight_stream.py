@@ -171,14 +171,30 @@ class Block:
 
 class Lines:
     """The content as physical lines, in blocks; counts non-blank lines (``blank``: the bytes a
-    blank line may hold) as it goes, whoever consumes the blocks and however far."""
+    blank line may hold) as it goes, whoever consumes the blocks and however far.
+
+    ``marks``: byte offsets of the content where Spark starts a split of the file. For each,
+    ``before`` gets the non-blank lines that start at or before it: the lines Hadoop's line
+    reader gives to the earlier splits (a split skips the line its start falls in, and a split
+    reads the line that starts exactly at its end), so a record's number in its file is its
+    position in its split plus this count.
+    """
 
     def __init__(
-        self, chunks: Iterator[bytes], limits: Limits, blank: bytes, ends: bool = False, bom: bool = False
+        self,
+        chunks: Iterator[bytes],
+        limits: Limits,
+        blank: bytes,
+        ends: bool = False,
+        bom: bool = False,
+        marks: tuple[int, ...] = (),
     ):
         self._chunks, self._limits, self._blank, self._want_ends = chunks, limits, blank, ends
         self._bom = bom  # drop a UTF-8 BOM that starts the content (any declared encoding)
         self._pending = b""
+        self._base = 0  # content offset of the next complete block's first byte
+        self._marks = sorted(marks)
+        self.before: dict[int, int] = {}
         self.number = 0  # lines cut so far
         self.nonblank = 0
         self.content = False  # any byte that is not ASCII whitespace seen yet
@@ -192,8 +208,8 @@ class Lines:
     def _blocks(self) -> Iterator[Block]:
         first = True
         for chunk in self._chunks:
-            if first and self._bom:
-                chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+            if first and self._bom and chunk.startswith(b"\xef\xbb\xbf"):
+                chunk, self._base = chunk[3:], 3  # Spark's split offsets count the BOM's bytes
             first = False
             buf = self._pending + chunk if self._pending else chunk
             hold = b""
@@ -203,6 +219,7 @@ class Lines:
             self._pending = buf[cut + 1 :] + hold
             if cut >= 0:
                 yield self._block(buf[: cut + 1], last=False)
+                self._base += cut + 1
             if len(self._pending) > self._limits.max_line_bytes:
                 raise Rejected(f"line {self.number + 1}: longer than {self._limits.name('max_line_bytes')}")
         if self._pending:
@@ -216,6 +233,8 @@ class Lines:
         lines = norm.split(b"\n")
         lines.pop()  # what follows the final line end
         start = self.number + 1
+        while self._marks and self._marks[0] < self._base + len(complete):
+            self._mark(self._marks.pop(0), complete, lines)
         self.number += len(lines)
         self.nonblank += (
             sum(1 for x in lines if x.strip(self._blank)) if self._blank else len(lines) - lines.count(b"")
@@ -230,6 +249,15 @@ class Lines:
             if last:
                 ends[-1] = b""
         return Block(start, lines, norm[:-1], ends)
+
+    def _mark(self, at: int, complete: bytes, lines: list[bytes]) -> None:
+        """``before[at]``: the non-blank lines starting at or before content offset ``at``, which
+        falls in this block (``complete``, cut into ``lines``)."""
+        rel = at - self._base
+        starting = 1 + sum(1 for m in _ENDS.finditer(complete, 0, rel + 1) if m.end() <= rel)
+        head = lines[:starting]
+        blank = sum(1 for x in head if not x.strip(self._blank)) if self._blank else head.count(b"")
+        self.before[at] = self.nonblank + len(head) - blank
 
     def count_rest(self) -> None:
         """Count the non-blank lines left, holding none of them: a rejected file's records."""

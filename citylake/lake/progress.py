@@ -3,8 +3,10 @@
 A run never trusts what an earlier run meant to do, only what it committed. Each step's state:
 
 - **bronze**: ``_system/file_manifest``, per landed file (pending is the write-ahead intent of
-  a batch). Each bronze commit carries its batch id, logical date and the unit/feeds the gate
-  held, in the commit's userMetadata.
+  a batch). Each bronze commit carries its batch id and logical date in its userMetadata; the
+  batch's audit (``_system/bronze_audit``, written after the commit) names the commits it
+  counted and the unit/feeds the gate held. A commit no audit names yet is not done: silver
+  stops before it (commits written before the audit existed carry ``held`` themselves).
 - **silver**: ``_system/progress`` rows ``silver.<c> <- bronze.<c>``: ``upto`` is the bronze
   version promoted through. Silver owes every bronze commit after it. ``quarantine.dq_rows``
   keeps its own mark, the Delta transaction ``dqrows:<c>`` (= bronze version quarantined through).
@@ -117,10 +119,30 @@ class BronzeCommit:
     held: frozenset[tuple[str, str]]
     timestamp_ms: int = 0
     rows: int = 0  # rows the commit wrote (its operationMetrics)
+    audited: bool = True  # an audit names this commit: its verdict is known
 
 
-def bronze_commits(path: str, after: int, upto: int, store: Store | None = None) -> list[BronzeCommit]:
-    """The batch commits of a bronze table in (after, upto]; schema and maintenance commits carry none."""
+def bronze_audits(lake: Lake, contract: str) -> dict[int, list[tuple[str, str, str]]]:
+    """Bronze version -> (unit, feed, verdict) of every audit that counted that commit's rows."""
+    from citylake.lake import BRONZE_AUDIT, ledger
+
+    out: dict[int, list[tuple[str, str, str]]] = {}
+    for r in ledger.read_rows(lake, "_system", BRONZE_AUDIT, ["unit", "feed", "bronze_versions", "verdict"],
+                              [("contract", "=", contract)]):  # fmt: skip
+        for v in r["bronze_versions"] or ():
+            out.setdefault(int(v), []).append((r["unit"], r["feed"], r["verdict"]))
+    return out
+
+
+def bronze_commits(
+    path: str,
+    after: int,
+    upto: int,
+    store: Store | None = None,
+    audits: dict[int, list[tuple[str, str, str]]] | None = None,
+) -> list[BronzeCommit]:
+    """The batch commits of a bronze table in (after, upto]; schema and maintenance commits carry
+    none. ``audits`` (bronze_audits): a commit no audit names is ``audited=False``."""
     store = store or store_for(path)
     out = []
     for v in range(after + 1, upto + 1):
@@ -130,10 +152,23 @@ def bronze_commits(path: str, after: int, upto: int, store: Store | None = None)
             continue
         date = meta.get("date") or meta["batch_id"].split(":")[2]
         rows = int((info.get("operationMetrics") or {}).get("numOutputRows", 0))
-        out.append(BronzeCommit(v, meta["batch_id"], dt.date.fromisoformat(date),
-                                frozenset((u, f) for u, f in meta.get("held", [])), int(info.get("timestamp", 0)),
-                                rows))  # fmt: skip
+        if "held" in meta:  # written before audits: the verdict is in the commit
+            held, audited = frozenset((u, f) for u, f in meta["held"]), True
+        else:
+            found = (audits or {}).get(v, [])
+            held, audited = frozenset((u, f) for u, f, verdict in found if verdict == "failed"), bool(found)
+        out.append(BronzeCommit(v, meta["batch_id"], dt.date.fromisoformat(date), held,
+                                int(info.get("timestamp", 0)), rows, audited))  # fmt: skip
     return out
+
+
+def audited_prefix(commits: list[BronzeCommit], upto: int) -> tuple[list[BronzeCommit], int]:
+    """The commits silver may promote, in order, up to the first one no audit names yet, and
+    the version they reach (a batch committed but not audited is done by bronze's next run)."""
+    for n, b in enumerate(commits):
+        if not b.audited:
+            return commits[:n], b.version - 1
+    return commits, upto
 
 
 def validated_gold_version(path: str, store: Store | None = None) -> tuple[int, dict[str, Any]] | None:
@@ -194,7 +229,7 @@ def owed(
         upto = state.consumed(f"silver.{c}", f"bronze.{c}")
         if latest is None or latest <= upto:
             continue
-        commits = bronze_commits(path, upto, latest, store)
+        commits = bronze_commits(path, upto, latest, store, bronze_audits(lake, c))
         if commits:
             out.append(Owed("silver", f"silver.{c}",
                             f"bronze.{c} v{commits[0].version}..v{commits[-1].version} "

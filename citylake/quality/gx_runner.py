@@ -239,7 +239,7 @@ class GxProject:
     @_one_at_a_time
     def validate(
         self,
-        df: DataFrame,
+        df: DataFrame | Callable[[], DataFrame],
         dataset: str,
         suite_name: str,
         run_id: str,
@@ -267,6 +267,8 @@ class GxProject:
             ValidationResultIdentifier,
         )
 
+        # ``df`` may be a function: the rows are built only if a check citylake does not count needs them
+        rows_of: Callable[[], DataFrame] = functools.cache(df if callable(df) else lambda: df)
         counted = dict(counted or {})
         t0 = time.perf_counter()
         self._suite(suite_name)
@@ -283,16 +285,16 @@ class GxProject:
                 counted[e.id] = (0, row_count or 0)
                 by[e.id] = "citylake stats pass"
             elif batched and e.type in UNIQUE and e.id not in counted and frozenset(e.columns) in unique_sets:
-                counted[e.id] = (0, row_count if row_count is not None else df.count())
+                counted[e.id] = (0, row_count if row_count is not None else rows_of().count())
                 by[e.id] = "unique by construction: the job keeps one row per key"
         missing = [e for e in ours if e.id not in counted]
         if missing:
-            rows = row_count if row_count is not None else df.count()
-            dups = duplicate_counts(df, missing, []).get((), {})
+            rows = row_count if row_count is not None else rows_of().count()
+            dups = duplicate_counts(rows_of(), missing, []).get((), {})
             counted.update({e.id: (dups.get(e.id, 0), rows) for e in missing})
         gx_part = [doc for e, doc in parsed if e.id not in ids]
         batch = (
-            self._batch_definition(dataset).get_batch(batch_parameters={"dataframe": df}) if gx_part else None
+            self._batch_definition(dataset).get_batch(batch_parameters={"dataframe": rows_of()}) if gx_part else None
         )
         if batch is not None:
             result = batch.validate(

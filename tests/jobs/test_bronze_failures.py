@@ -1,8 +1,9 @@
 """Bronze under in-process failures and incomplete deliveries, on real Spark and Delta.
 
 Each test lands two small files of one contract (two district parking bureaus, one batch), each
-with one record that does not parse, so every batch commits to quarantine before bronze. After
-every scenario each landed record is in bronze or quarantine exactly once.
+with one record that does not parse, so every batch makes two commits: bronze (every record
+that parsed, in one pass), then quarantine (the files whose write saw a record that did not).
+After every scenario each landed record is in bronze or quarantine exactly once.
 """
 
 from __future__ import annotations
@@ -66,26 +67,29 @@ def _status(result) -> dict[str, str]:
     return {f.file: f.status for f in result.files}
 
 
-def _fail_bronze_write(spark, lake: Lake, monkeypatch, when) -> list[dict]:
-    """Make bronze's append fail with a real Spark error whenever ``when(user_metadata)``."""
+def _fail_write(spark, lake: Lake, monkeypatch, when, zone: str = "bronze") -> list[dict]:
+    """Make the append to bronze (or quarantine) fail with a real Spark error whenever
+    ``when(user_metadata)``; each failure notes what the other table held then."""
     real, failed = delta_io.append, []
+    target = lake.table("bronze", CONTRACT) if zone == "bronze" else lake.table("quarantine", "bronze_records")
 
     def append(df, path, *args, user_metadata=None, **kwargs):
-        if path == lake.table("bronze", CONTRACT) and when(user_metadata or {}):
-            failed.append({"quarantine": _rows(lake, "quarantine", "bronze_records", ["source_file", "record_no"])})
-            spark.sql("SELECT raise_error('injected: the bronze write failed')").collect()
+        if path == target and when(user_metadata or {}):
+            failed.append({"quarantine": _rows(lake, "quarantine", "bronze_records", ["source_file", "record_no"]),
+                           "bronze": _rows(lake, "bronze", CONTRACT, ["_source_file", "_record_no"])})  # fmt: skip
+            spark.sql(f"SELECT raise_error('injected: the {zone} write failed')").collect()
         return real(df, path, *args, user_metadata=user_metadata, **kwargs)
 
     monkeypatch.setattr(delta_io, "append", append)
     return failed
 
 
-def test_a_batch_that_fails_after_its_quarantine_commit_is_replayed_not_duplicated(spark, registry, lake, monkeypatch):
+def test_a_batch_that_fails_after_its_bronze_commit_is_replayed_not_duplicated(spark, registry, lake, monkeypatch):
     rels = [_land(lake, registry, u) for u in UNITS]
-    failed = _fail_bronze_write(spark, lake, monkeypatch, lambda meta: not failed)  # once
+    failed = _fail_write(spark, lake, monkeypatch, lambda meta: not failed, zone="quarantine")  # once
     result = _run(spark, lake, registry, "run-partial")
-    # it failed after the quarantine write committed, and the retry replayed the same batch
-    assert failed == [{"quarantine": sorted((r, 2) for r in rels)}]
+    # it failed after the bronze write committed, and the retry replayed the same batch
+    assert failed == [{"quarantine": [], "bronze": sorted((r, n) for r in rels for n in range(1, GOOD + 2) if n != 2)}]
     assert _status(result) == dict.fromkeys(rels, ledger.LOADED)
     assert len({f.batch_id for f in result.files}) == 1
     _assert_exactly_once(lake, rels)
@@ -95,11 +99,11 @@ def test_a_file_that_keeps_failing_fails_alone_and_loads_once_on_the_next_run(sp
     guilty, innocent = [_land(lake, registry, u) for u in UNITS]
     sha = hashlib.sha256(Path(lake.zone("landing"), guilty).read_bytes()).hexdigest()
     token = file_token(SimpleNamespace(rel=guilty, sha256=sha))
-    _fail_bronze_write(spark, lake, monkeypatch, lambda meta: token in meta.get("files", []))
+    _fail_write(spark, lake, monkeypatch, lambda meta: token in meta.get("files", []))
     first = _run(spark, lake, registry, "run-1")
     assert _status(first) == {guilty: ledger.FAILED, innocent: ledger.LOADED}
-    # both files' bad records were committed once, with the batch, before its bronze write failed
-    assert _rows(lake, "quarantine", "bronze_records", ["source_file", "record_no"]) == [(guilty, 2), (innocent, 2)]
+    # bronze is written first: the failing file committed nothing, the other all of itself
+    assert _rows(lake, "quarantine", "bronze_records", ["source_file", "record_no"]) == [(innocent, 2)]
     monkeypatch.undo()  # the cause is fixed; the failed file is retried with the replay check
     second = _run(spark, lake, registry, "run-2")
     assert _status(second)[guilty] == ledger.LOADED
@@ -169,3 +173,45 @@ def test_a_file_still_being_written_waits_and_then_loads_whole(spark, registry, 
     assert _status(later) == {rel: ledger.LOADED}  # whole, and no conflict with what was seen before
     assert later.files[0].rows_landed == GOOD + 1
     _assert_exactly_once(lake, [rel])
+
+
+class _Killed(BaseException):
+    """The process stopping where it stands (no handler of the run's catches it)."""
+
+
+def test_a_run_killed_between_the_bronze_commit_and_its_audit_is_audited_by_the_next(
+    spark, registry, lake, monkeypatch
+):
+    """The audit record is the batch's "done" mark: a batch committed but not audited is not
+    promoted, and the next run audits the same commits (writing nothing again) and releases it."""
+    from citylake.lake import progress
+    from jobs import bronze_batch
+    from jobs.silver_conform import owed
+
+    rels = [_land(lake, registry, u) for u in UNITS]
+
+    def killed(*args, **kwargs):
+        raise _Killed("stopped between the bronze commit and its audit")
+
+    monkeypatch.setattr(bronze_batch, "_record_audit", killed)
+    with pytest.raises(_Killed):
+        _run(spark, lake, registry, "run-killed")
+    monkeypatch.undo()
+    contract = registry.contracts[CONTRACT]
+    committed = _rows(lake, "bronze", CONTRACT, ["_source_file", "_record_no"])
+    assert committed == sorted((r, n) for r in rels for n in range(1, GOOD + 2) if n != 2)
+    assert ledger.read_rows(lake, "_system", "bronze_audit", ["batch_id"]) == []
+    waiting = owed(lake, contract, progress.load(lake))
+    assert waiting is None or not waiting.commits  # committed, not audited: silver waits
+    version = delta_io.latest_version(spark, lake.table("bronze", CONTRACT))
+
+    result = _run(spark, lake, registry, "run-after")
+    assert _status(result) == dict.fromkeys(rels, ledger.LOADED)
+    _assert_exactly_once(lake, rels)
+    assert delta_io.latest_version(spark, lake.table("bronze", CONTRACT)) == version  # nothing written again
+    audits = ledger.read_rows(lake, "_system", "bronze_audit", ["unit", "bronze_versions", "rows", "verdict"])
+    assert sorted(a["unit"] for a in audits) == sorted(UNITS)
+    assert all(a["bronze_versions"] == [version] and a["rows"] == GOOD and a["verdict"] != "failed" for a in audits)
+    todo = owed(lake, contract, progress.load(lake))
+    assert todo is not None and [b.version for b in todo.commits] == [version]
+    assert all(not b.held for b in todo.commits)

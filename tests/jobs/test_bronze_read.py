@@ -195,3 +195,72 @@ def test_parquet_read_again_for_each_use_keeps_its_record_numbers_across_splits(
     assert strings
     for row, want in zip(bronze, sent, strict=True):
         assert [row[n] for n in strings] == [want[n] for n in strings], row["_record_no"]
+
+
+def _lines_with_blanks(lines: list[str], every: int, blank: str) -> list[str]:
+    out = []
+    for n, line in enumerate(lines):
+        out.append(line)
+        if n and n % every == 0:
+            out.append(blank)
+    return out
+
+
+def test_text_files_read_in_splits_are_numbered_in_one_pass(spark, registry, lake):
+    """A CSV (GBK, CRLF, lines of blanks between records) and a JSON lines file (lines of spaces),
+    each read by Spark in several splits: every record's number is its place in its file, though
+    nothing counted the records before the write (preflight counted them at the splits' starts)."""
+    from pyspark.sql import functions as F
+
+    csv_feed = _feed(registry, "csv", encoding="gbk", compression="none", multiline=False)
+    js_feed = _feed(registry, "jsonl", compression="none")
+    # each record says which it is, in a free text column
+    marked = {f: next(c.name for c in f.contract.columns if c.type == "string" and not c.allowed and not c.pii
+                      and not c.role) for f in (csv_feed, js_feed)}  # fmt: skip
+    rows = list(csv.reader(io.StringIO(_text(csv_feed, 10_000))))
+    header, body = rows[0], rows[1:]
+    at = [csv_feed.contract.header_map[h] for h in header].index(marked[csv_feed])
+    for n, r in enumerate(body, start=1):
+        r[at] = f"rec{n:06d}"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(body)
+    # blank and whitespace-only lines among the records: Spark's CSV reader skips them, and so
+    # must the numbers (a record is numbered among records, as preflight counts them)
+    csv_lines = [",".join(header), *_lines_with_blanks(out.getvalue().split("\r\n")[:-1], 97, " \t")]
+    csv_path = _land(lake, csv_feed, "big.csv", ("\r\n".join(csv_lines) + "\r\n").encode("gbk"))
+    docs = []
+    for n, line in enumerate((x for x in _text(js_feed, 10_000).splitlines() if x.strip()), start=1):
+        doc = json.loads(line)
+        src = next(k for k in doc if js_feed.contract.header_map.get(k) == marked[js_feed])
+        docs.append(json.dumps(doc | {src: f"rec{n:06d}"}, ensure_ascii=False))
+    js_path = _land(lake, js_feed, "big.jsonl", ("\n".join(_lines_with_blanks(docs, 89, "   ")) + "\n").encode())
+    key = "spark.sql.files.maxPartitionBytes"
+    before = spark.conf.get(key)
+    spark.conf.set(key, str(min(csv_path.stat().st_size, js_path.stat().st_size) // 5))
+    try:
+        splits = {
+            p.name: spark.read.text(str(p)).select(F.input_file_block_start()).distinct().count()
+            for p in (csv_path, js_path)
+        }
+        result = bronze_ingest.run(JobRun(spark, lake, registry, DAY, "run-text-splits"))
+    finally:
+        spark.conf.set(key, before)
+    assert min(splits.values()) >= 5, splits  # each file really is read in several splits
+    for feed, path, sent in ((csv_feed, csv_path, len(body)), (js_feed, js_path, len(docs))):
+        outcome = next(f for f in result.files if f.file.endswith("/" + path.name))
+        assert outcome.status == ledger.LOADED and outcome.reason is None, outcome
+        assert outcome.rows_landed == sent == outcome.rows_bronze + outcome.rows_quarantined
+        bronze = (
+            spark.read.format("delta").load(lake.table("bronze", feed.contract.contract))
+            .where(f"_source_file LIKE '%/{path.name}'").orderBy("_record_no").collect()
+        )  # fmt: skip
+        quarantined = (
+            spark.read.format("delta").load(lake.table("quarantine", "bronze_records"))
+            .where(f"source_file LIKE '%/{path.name}'").collect()
+        )  # fmt: skip
+        numbers = sorted([r["_record_no"] for r in bronze] + [r["record_no"] for r in quarantined])
+        assert numbers == list(range(1, sent + 1)), path.name
+        # and each number is that record's place: record n is the one sent n-th
+        col = marked[feed]
+        wrong = [r["_record_no"] for r in bronze if r[col] != f"rec{r['_record_no']:06d}"]
+        assert not wrong, (path.name, col, wrong[:5])
