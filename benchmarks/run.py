@@ -7,8 +7,10 @@ the same JVM, on the same generated files, minutes apart. Sections, in order:
 2. Fixed cost per feed: 250 units, every feed one small file, one ingest run (bronze + silver
    with DQ, what the Airflow ingest task runs); and one spark-submit per feed, as a naive
    layout would run it, on a sample of feeds, extrapolated.
-3. For each scale: generate the day, then load it bare (Spark), with Polars + delta-rs, and with
-   the whole citylake daily run (bronze, silver, gold, publish, DQ).
+3. For each scale: generate the day, load it once with Polars + delta-rs, then ``BENCH_PAIRS``
+   (default 3) interleaved rounds of bare Spark, the same-outputs baseline and the whole citylake
+   daily run (bronze, silver, gold, publish, DQ), each figure the median over the rounds
+   (benchmarks/rounds.py).
 4. The published layout of the largest scale: files per mart, and how many files a reader of one
    district-month of ``ai_district_hourly_features`` skips.
 
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import layout, machine, peers, report, subject_erase, volume
+from benchmarks import layout, machine, peers, report, rounds, subject_erase, volume
 from benchmarks.dag_parse import parse_dags
 from benchmarks.synthetic import registry_with_units
 from citylake.config.registry import Registry, load_registry
@@ -175,46 +177,72 @@ def naive_submit(lake: Lake, schemas: Path, unit: str, contract: str) -> float:
 
 
 def bench_scale(
-    spark: Any, settings: Settings, reg: Registry, tmp: Path, profile: Profile, scale: int
+    spark: Any, settings: Settings, reg: Registry, tmp: Path, profile: Profile, scale: int, pairs: int = 1
 ) -> tuple[dict[str, Any], Lake]:
+    """One scale: bare Spark, the same-outputs baseline and citylake's daily run as ``pairs``
+    interleaved rounds (benchmarks/rounds.py), Polars + delta-rs once. The daily run is in every
+    round because bronze is timed inside it (its ``bronze_s``); each runs on a fresh copy of the
+    generated lake, as the one run used to run on the lake the generator had just written."""
     from citylake.runs.pipeline import run_daily
 
-    lake = Lake(str(tmp / f"scale-{scale}"))
+    landed = Lake(str(tmp / f"scale-{scale}-landed"))  # what the generator wrote; never run on
     units = spread_units(reg, profile.scale_units) if profile.scale_units else None
     t = time.perf_counter()
-    reports = generate(reg, DAY, scale * profile.base_scale, units, lake)
+    reports = generate(reg, DAY, scale * profile.base_scale, units, landed)
     generate_s = time.perf_counter() - t
-    groups = peers.accepted_groups(lake, reg, DAY)
+    groups = peers.accepted_groups(landed, reg, DAY)
     landed_bytes = sum(Path(r.path).stat().st_size for r in reports)
     log(
         f"scale {scale}: {sum(r.records for r in reports)} records in {len(reports)} files ({generate_s:.0f} s)"
     )
-    bare_s = peers.bare_spark(spark, groups, str(tmp / f"bare-{scale}"))
-    log(f"scale {scale}: bare Spark {bare_s:.1f} s")
     polars_s = peers.polars_deltars(groups, str(tmp / f"polars-{scale}"))
+    shutil.rmtree(tmp / f"polars-{scale}", ignore_errors=True)
     log(f"scale {scale}: Polars + delta-rs {polars_s:.1f} s")
-    conf = dataclasses.replace(settings, lake_root=lake.root)
-    t = time.perf_counter()
-    run = run_daily(DAY, conf, spark, reg)
-    daily_s = time.perf_counter() - t
-    log(f"scale {scale}: citylake daily {daily_s:.1f} s ({run.status})")
-    suites = [
-        *run.bronze.suites,
-        *(run.silver.suites if run.silver else []),
-        *(run.gold.suites if run.gold else []),
-    ]
-    # GX time: every suite's validation (GX holds one lock, so these never overlap) and Data Docs
-    gx_s = sum(o.seconds for o in suites) + run.timings.get("docs_s", 0.0)
-    # all DQ work, an upper bound: bronze's gate counts and GX (summed over concurrent batches,
-    # so it can exceed their wall time), the silver and gold suites, and Data Docs
-    dq_all_s = (
-        run.bronze.timings.get("validation_s", 0.0)
-        + gx_s
-        - sum(o.seconds for o in suites if o.dataset.startswith("bronze."))
-    )
-    bronze_s = run.timings["bronze_s"]
-    for out_dir in (tmp / f"bare-{scale}", tmp / f"polars-{scale}"):
-        shutil.rmtree(out_dir, ignore_errors=True)
+
+    def fresh(i: int) -> Lake:
+        lake = Lake(str(tmp / f"scale-{scale}-round-{i + 1}"))
+        shutil.copytree(landed.root, lake.root)  # the generator's files, byte for byte
+        return lake
+
+    def daily(i: int, lake: Lake) -> tuple[Lake, Any, float]:
+        conf = dataclasses.replace(settings, lake_root=lake.root)
+        t = time.perf_counter()
+        run = run_daily(DAY, conf, spark, reg)
+        daily_s = time.perf_counter() - t
+        log(f"scale {scale}: round {i + 1}: citylake daily {daily_s:.1f} s, bronze "
+            f"{run.timings['bronze_s']:.1f} s ({run.status})")  # fmt: skip
+        if i < pairs - 1:  # the last round's lake is the one the layout probe reads
+            shutil.rmtree(lake.root, ignore_errors=True)
+        return lake, run, daily_s
+
+    rounds_ = rounds.interleave(pairs, spark, groups, tmp / f"peers-{scale}", fresh, daily, f"scale {scale}")
+    shutil.rmtree(landed.root, ignore_errors=True)
+    gx: list[float] = []
+    dq_all: list[float] = []
+    for r in rounds_:
+        run = r.citylake[1]
+        suites = [
+            *run.bronze.suites,
+            *(run.silver.suites if run.silver else []),
+            *(run.gold.suites if run.gold else []),
+        ]
+        # GX time: every suite's validation (GX holds one lock, so these never overlap) and Data Docs
+        gx.append(sum(o.seconds for o in suites) + run.timings.get("docs_s", 0.0))
+        # all DQ work, an upper bound: bronze's gate counts and GX (summed over concurrent batches,
+        # so it can exceed their wall time), the silver and gold suites, and Data Docs
+        dq_all.append(
+            run.bronze.timings.get("validation_s", 0.0)
+            + gx[-1]
+            - sum(o.seconds for o in suites if o.dataset.startswith("bronze."))
+        )
+    runs = [r.citylake[1] for r in rounds_]
+    fig = rounds.figures([r.bare_s for r in rounds_], [r.same_outputs_s for r in rounds_],
+                         [run.timings["bronze_s"] for run in runs], [r.citylake[2] for r in rounds_])  # fmt: skip
+    # medians of the unrounded values, as fig's ratios are
+    bare_s = statistics.median(r.bare_s for r in rounds_)
+    bronze_s = statistics.median(run.timings["bronze_s"] for run in runs)
+    daily_s = statistics.median(r.citylake[2] for r in rounds_)
+    gx_s, dq_all_s = statistics.median(gx), statistics.median(dq_all)
     return {
         "scale": scale,
         "generator_scale": scale * profile.base_scale,
@@ -222,26 +250,24 @@ def bench_scale(
         "files": len(reports),
         "records": sum(r.records for r in reports),
         "landed_mb": round(landed_bytes / 1e6, 1),
-        "status": run.status,
+        "status": rounds.worst_status([run.status for run in runs]),
         "generate_s": round(generate_s, 1),
-        "bare_spark_s": round(bare_s, 1),
+        **fig,
+        "same_outputs_observed": rounds.observed_total(rounds_[-1].observed),
         "polars_deltars_s": round(polars_s, 1),
-        "bronze_s": round(bronze_s, 1),
-        "daily_s": round(daily_s, 1),
-        "timings": {k: round(v, 1) for k, v in {**run.bronze.timings, **run.timings}.items()},
+        "timings": rounds.median_timings([{**run.bronze.timings, **run.timings} for run in runs]),
         "gx_s": round(gx_s, 1),
         "dq_all_s": round(dq_all_s, 1),
-        "ingest_vs_bare": round(bare_s / bronze_s, 3),
-        "daily_vs_bare": round(daily_s / bare_s, 2),
         "dq_overhead": round(gx_s / daily_s, 3),
         "dq_all_share": round(dq_all_s / daily_s, 3),
         "vs_polars_deltars": round(bronze_s / polars_s, 2),
         "bare_spark_vs_polars_deltars": round(bare_s / polars_s, 2),
-    }, lake
+    }, rounds_[-1].citylake[0]
 
 
 def main() -> None:
     profile = chosen_profile()
+    pairs = rounds.pairs()  # BENCH_PAIRS, read before any work so a bad value fails at once
     out = Path(os.environ.get("BENCH_OUT") or HERE / "results.json")
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -249,6 +275,7 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "machine": machine.info(),
         "config": dataclasses.asdict(profile),
+        "pairs": pairs,
     }
     settings = load_settings()
     reg = load_registry(settings.registry_dir)
@@ -273,7 +300,7 @@ def main() -> None:
         scales = []
         lake = None
         for scale in profile.scales:
-            row, lake = bench_scale(spark, settings, reg, tmp, profile, scale)
+            row, lake = bench_scale(spark, settings, reg, tmp, profile, scale, pairs)
             scales.append(row)
             if scale != profile.scales[-1]:
                 shutil.rmtree(lake.root, ignore_errors=True)
@@ -281,7 +308,7 @@ def main() -> None:
             partial.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         if profile.single_files:
             log("single-file feeds")
-            results["files"] = volume.bench_files(spark, settings, tmp, DAY)
+            results["files"] = volume.bench_files(spark, settings, tmp, DAY, pairs)
             log(f"single-file feeds: {results['files']}")
         assert lake is not None
         results["layout"] = layout.measure(lake, reg, DAY)

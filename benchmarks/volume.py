@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks import peers
+from benchmarks import peers, rounds
 from citylake.config.registry import Registry, load_registry
 from citylake.config.settings import REPO_ROOT, Settings
 from citylake.lake import Lake
@@ -138,37 +138,57 @@ def land(lake: Lake, fmt: str, day: dt.date) -> Path:
     return Path(shutil.copy(src, landing / f"flights.{fmt}"))
 
 
-def bench_files(spark: Any, settings: Settings, tmp: Path, day: dt.date) -> list[dict[str, Any]]:
-    """Each single-file feed on its own lake: bare Spark, Polars + delta-rs and citylake's run
-    scoped to its unit (bronze and silver, with DQ), in this session."""
+def bench_files(
+    spark: Any, settings: Settings, tmp: Path, day: dt.date, pairs: int = 1
+) -> list[dict[str, Any]]:
+    """Each single-file feed: Polars + delta-rs once, then ``pairs`` interleaved rounds of bare
+    Spark, the same-outputs baseline and citylake's run scoped to its unit (bronze and silver,
+    with DQ), in this session (benchmarks/rounds.py). The scoped run is in every round because
+    bronze is timed inside it; each runs on a lake of its own with the file landed afresh."""
     from citylake.runs.pipeline import run_daily
 
     reg, schemas, expectations = onboarded_copy(settings, tmp)
+
+    def conf(lake: Lake) -> Settings:
+        return dataclasses.replace(settings, lake_root=lake.root, registry_dir=schemas,
+                                   expectations_dir=expectations)  # fmt: skip
+
     rows = []
     for fmt, unit in UNITS.items():
-        lake = Lake(str(tmp / f"volume-{fmt}"))
-        src = land(lake, fmt, day)
+        landed = Lake(str(tmp / f"volume-{fmt}"))  # the peers read this copy; citylake never runs on it
+        src = land(landed, fmt, day)
         scope = Scope(frozenset({unit}))
-        groups = peers.accepted_groups(lake, reg, day, scope)
-        bare_s = peers.bare_spark(spark, groups, str(tmp / f"bare-volume-{fmt}"))
+        groups = peers.accepted_groups(landed, reg, day, scope)
         polars_s = peers.polars_deltars(groups, str(tmp / f"polars-volume-{fmt}"))
-        conf = dataclasses.replace(settings, lake_root=lake.root, registry_dir=schemas,
-                                   expectations_dir=expectations)  # fmt: skip
-        t = time.perf_counter()
-        run = run_daily(day, conf, spark, reg, scope=scope, marts=False)
-        daily_s = time.perf_counter() - t
-        records = sum(f.rows_landed for f in run.bronze.files)
-        bronze_s = run.timings["bronze_s"]
+        shutil.rmtree(tmp / f"polars-volume-{fmt}", ignore_errors=True)
+
+        def fresh(i: int, fmt: str = fmt) -> Lake:
+            lake = Lake(str(tmp / f"volume-{fmt}-round-{i + 1}"))
+            land(lake, fmt, day)
+            return lake
+
+        def scoped(i: int, lake: Lake, scope: Scope = scope) -> tuple[Any, float]:
+            t = time.perf_counter()
+            run = run_daily(day, conf(lake), spark, reg, scope=scope, marts=False)
+            daily_s = time.perf_counter() - t
+            shutil.rmtree(lake.root, ignore_errors=True)
+            return run, daily_s
+
+        done = rounds.interleave(
+            pairs, spark, groups, tmp / f"peers-volume-{fmt}", fresh, scoped, f"{unit}/flights"
+        )
+        runs = [r.citylake[0] for r in done]
+        fig = rounds.figures([r.bare_s for r in done], [r.same_outputs_s for r in done],
+                             [run.timings["bronze_s"] for run in runs], [r.citylake[1] for r in done])  # fmt: skip
         rows.append({
-            "feed": f"{unit}/flights", "format": fmt, "records": records,
-            "landed_mb": round(src.stat().st_size / 1e6, 1), "status": run.status,
-            "bare_spark_s": round(bare_s, 1), "polars_deltars_s": round(polars_s, 1),
-            "bronze_s": round(bronze_s, 1), "daily_s": round(daily_s, 1),
-            "timings": {k: round(v, 1) for k, v in {**run.bronze.timings, **run.timings}.items()},
-            "ingest_vs_bare": round(bare_s / bronze_s, 3), "daily_vs_bare": round(daily_s / bare_s, 2),
+            "feed": f"{unit}/flights", "format": fmt, "records": sum(f.rows_landed for f in runs[-1].bronze.files),
+            "landed_mb": round(src.stat().st_size / 1e6, 1),
+            "status": rounds.worst_status([run.status for run in runs]),
+            **fig, "same_outputs_observed": rounds.observed_total(done[-1].observed),
+            "polars_deltars_s": round(polars_s, 1),
+            "timings": rounds.median_timings([{**run.bronze.timings, **run.timings} for run in runs]),
         })  # fmt: skip
-        for out_dir in (tmp / f"bare-volume-{fmt}", tmp / f"polars-volume-{fmt}", Path(lake.root)):
-            shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.rmtree(landed.root, ignore_errors=True)
     return rows
 
 

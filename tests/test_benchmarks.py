@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from benchmarks import layout, peers, report
+from benchmarks import layout, peers, report, rounds
 from citylake.config.settings import ConfigError, load_settings
 from citylake.engine import parallel
 from citylake.generate import generate
@@ -115,7 +115,8 @@ def test_summary_judges_each_figure_against_its_target():
         "layout": {"skip_fraction": 0.938},
     }  # fmt: skip
     s = report.summary(results)
-    assert s["ingest_vs_bare"] == {"value": 0.9, "target": ">= 0.85", "met": True, "at": "scale 2"}
+    # issue 37's targets: ingest_vs_bare >= 0.55 (was 0.85), daily_vs_bare and slope_vs_bare <= 5.0 (were 3.0)
+    assert s["ingest_vs_bare"] == {"value": 0.9, "target": ">= 0.55", "met": True, "at": "scale 2"}
     assert s["scaling_2x"]["value"] == 2.3 and s["scaling_2x"]["met"] is False
     assert s["dag_parse_s"]["met"] is False  # the target is strictly below 2 s
     assert s["daily_vs_bare"]["met"] is True and s["per_feed_overhead_s"]["met"] is True
@@ -138,8 +139,120 @@ def test_slope_compares_the_extra_cost_per_record_with_bare_sparks():
         "dag_parse": {"dag_parse_s": 1.0, "units": 250}, "layout": {"skip_fraction": 0.95},
         "scoped": {"scoped_vs_bare": 4.2, "unit": "d310101_eco", "records": 20},
     })  # fmt: skip
-    assert s["slope_vs_bare"] == {"value": 3.5, "target": "<= 3.0", "met": False, "at": "scales 8 to 16"}
+    assert s["slope_vs_bare"] == {"value": 3.5, "target": "<= 5.0", "met": True, "at": "scales 8 to 16"}
+    steeper = {**large, "daily_s": 120.0}  # 60 s more against 10 s more: 6.0, past the target
+    assert report.slope_vs_bare(small, steeper) == 6.0 > report.TARGETS["slope_vs_bare"][1]
     assert s["scoped_vs_bare"]["value"] == 4.2 and s["scoped_vs_bare"]["met"] is True
+
+
+def test_bench_pairs_sets_the_number_of_interleaved_rounds(monkeypatch):
+    monkeypatch.delenv("BENCH_PAIRS", raising=False)
+    assert rounds.pairs() == 3
+    monkeypatch.setenv("BENCH_PAIRS", "1")  # a smoke run
+    assert rounds.pairs() == 1
+    for bad in ("0", "-2", "three"):
+        monkeypatch.setenv("BENCH_PAIRS", bad)
+        with pytest.raises(SystemExit, match=f"BENCH_PAIRS={bad}"):
+            rounds.pairs()
+
+
+def test_rounds_interleave_bare_same_outputs_and_citylake(monkeypatch, tmp_path):
+    calls: list[str] = []
+
+    def bare(spark, groups, out):
+        calls.append(f"bare {out.rsplit('/', 1)[-1]}")
+        return 1.0
+
+    def same(spark, groups, out):
+        calls.append(f"same {out.rsplit('/', 1)[-1]}")
+        return 2.0, {"c": {"rows": 5, "bad": 1}}
+
+    monkeypatch.setattr(peers, "bare_spark", bare)
+    monkeypatch.setattr(peers, "same_outputs", same)
+    done = rounds.interleave(2, None, {}, tmp_path / "peers", lambda i: calls.append(f"fresh {i}") or f"lake {i}",
+                             lambda i, lake: calls.append(f"citylake on {lake}") or i)  # fmt: skip
+    # each round: its fresh lake before any clock, then bare, same outputs, citylake; new outputs each round
+    assert calls == ["fresh 0", "bare bare-1", "same same-outputs-1", "citylake on lake 0",
+                     "fresh 1", "bare bare-2", "same same-outputs-2", "citylake on lake 1"]  # fmt: skip
+    assert [(r.bare_s, r.same_outputs_s, r.citylake) for r in done] == [(1.0, 2.0, 0), (1.0, 2.0, 1)]
+    assert rounds.observed_total(done[0].observed) == {"rows": 5, "bad": 1}
+    assert rounds.worst_status(["ok", "held", "ok"]) == "held" and rounds.worst_status(["ok"]) == "ok"
+    assert rounds.median_timings([{"bronze_s": 3.0, "silver_s": 1.0}, {"bronze_s": 5.0}, {"bronze_s": 4.0}]) == {
+        "bronze_s": 4.0, "silver_s": 1.0}  # fmt: skip
+
+
+def test_report_judges_the_medians_and_ingest_vs_same_outputs():
+    # scale 2's figures as the median of 3 interleaved rounds, in the order run
+    fig = rounds.figures(bare=[10.0, 11.0, 12.0], same_outputs=[14.0, 13.0, 15.0], bronze=[20.0, 19.0, 21.0],
+                         daily=[50.0, 52.0, 48.0])  # fmt: skip
+    assert fig == {
+        "pairs": 3, "bare_spark_s": 11.0, "same_outputs_s": 14.0, "bronze_s": 20.0, "daily_s": 50.0,
+        "bare_runs_s": [10.0, 11.0, 12.0], "same_outputs_runs_s": [14.0, 13.0, 15.0],
+        "bronze_runs_s": [20.0, 19.0, 21.0], "daily_runs_s": [50.0, 52.0, 48.0],
+        "ingest_vs_bare": 0.55, "ingest_vs_same_outputs": 0.7, "daily_vs_bare": 4.55,
+    }  # fmt: skip
+    timings = {"bronze_s": 20.0, "silver_s": 20.0, "gold_s": 8.0}
+    common = {"files": 12, "units": 6, "polars_deltars_s": 4.0, "timings": timings, "gx_s": 2.0, "dq_overhead": 0.04,
+              "dq_all_share": 0.1, "vs_polars_deltars": 5.0, "status": "ok"}  # fmt: skip
+    small = {**common, **rounds.figures([8.0, 9.0, 8.5], [10.0, 10.5, 11.0], [16.0, 15.0, 17.0],
+                                        [40.0, 41.0, 39.0])}  # fmt: skip
+    flights = {"records": 9_000_000, "landed_mb": 317.4, "polars_deltars_s": 3.6, "timings": timings,
+               "pairs": 3}  # fmt: skip
+    results = {
+        "profile": "volume", "date": "2026-11-21", "bench_wall_s": 600.0, "session_start_s": 5.0, "pairs": 3,
+        "machine": {"cores_usable": 2, "cpu": "test cpu", "memory_gib": 8, "java": "OpenJDK 17", "python": "3.11",
+                    "versions": {"spark": "3.5"}},
+        "dag_parse": {"dags": 3, "units": 250, "dag_parse_s": 1.0, "runs_s": [1.1, 1.0, 0.9]},
+        "per_feed": {"units": 250, "feeds": 313, "records": 900, "ingest_s": 57.0, "per_feed_overhead_s": 0.18,
+                     "timings": {"bronze_s": 30.0}, "naive_submit_sample_s": {"u/f": 16.5}, "naive_per_feed_s": 16.5,
+                     "naive_extrapolated_s": 5164.5},
+        "scoped": {"unit": "d310101_eco", "files": 1, "records": 24, "bare_spark_s": 0.65, "scoped_s": 2.8,
+                   "timings": {"bronze_s": 1.0}, "scoped_vs_bare": 4.31},
+        "scales": [{**small, "scale": 1, "records": 1000, "landed_mb": 1.0},
+                   {**common, **fig, "scale": 2, "records": 2000, "landed_mb": 2.0}],
+        "files": [
+            {**flights, "feed": "bench_flights_parquet/flights", "format": "parquet", "bare_spark_s": 2.6,
+             "same_outputs_s": 4.0, "bronze_s": 5.0, "daily_s": 15.6, "ingest_vs_bare": 0.52,
+             "ingest_vs_same_outputs": 0.8, "daily_vs_bare": 6.0, "bronze_runs_s": [5.0, 5.1, 4.9]},
+            {**flights, "feed": "bench_flights_csv/flights", "format": "csv", "bare_spark_s": 9.0,
+             "same_outputs_s": 11.2, "bronze_s": 12.5, "daily_s": 37.8, "ingest_vs_bare": 0.72,
+             "ingest_vs_same_outputs": 0.9, "daily_vs_bare": 4.2},
+        ],
+        "layout": {"marts": {"m": {"published": True, "rows": 10, "files": 1, "median_file_bytes": 100}},
+                   "skip_fraction": 0.94},
+    }  # fmt: skip
+    s = report.summary(results)
+    assert s["ingest_vs_same_outputs"] == {"value": 0.7, "target": ">= 0.85", "met": False, "at": "scale 2"}
+    assert s["ingest_vs_bare"] == {"value": 0.55, "target": ">= 0.55", "met": True, "at": "scale 2"}
+    assert s["daily_vs_bare"] == {"value": 4.55, "target": "<= 5.0", "met": True, "at": "scale 2"}
+    # medians: (50 - 40) daily s more against (11 - 8.5) bare s more
+    assert s["slope_vs_bare"] == {"value": 4.0, "target": "<= 5.0", "met": True, "at": "scales 1 to 2"}
+    # each flights file against its format's targets; ingest_vs_same_outputs against the common one
+    csv, parquet = s["files"]["bench_flights_csv/flights"], s["files"]["bench_flights_parquet/flights"]
+    assert csv["ingest_vs_bare"] == {"value": 0.72, "target": ">= 0.7", "met": True}
+    assert csv["daily_vs_bare"] == {"value": 4.2, "target": "<= 4.0", "met": False}
+    assert csv["ingest_vs_same_outputs"] == {"value": 0.9, "target": ">= 0.85", "met": True}
+    # below 0.55 and above 5.0, the scales' targets, yet met against Parquet's own
+    assert parquet["ingest_vs_bare"] == {"value": 0.52, "target": ">= 0.5", "met": True}
+    assert parquet["daily_vs_bare"] == {"value": 6.0, "target": "<= 6.5", "met": True}
+    assert parquet["ingest_vs_same_outputs"]["met"] is False
+    results["summary"] = s
+    md = report.markdown(results)
+    assert "| `ingest_vs_same_outputs` | 0.7 | >= 0.85 | **missed** | scale 2 |" in md
+    assert "## The daily run at each scale, median of 3 interleaved rounds" in md
+    assert "| bare Spark s | same outputs s |" in md and "| ingest_vs_bare | ingest_vs_same_outputs |" in md
+    assert "| 2 | 2,000 | 12 | 2.0 | 11.0 | 14.0 | 4.0 | 20.0 | 50.0 |" in md
+    assert ("- scale 2: bare Spark 10.0, 11.0, 12.0; same outputs 14.0, 13.0, 15.0; citylake bronze 20.0, 19.0, 21.0; "
+            "daily 50.0, 52.0, 48.0 s") in md  # fmt: skip
+    assert "| 0.52 (met) | 0.8 (**missed**) | 6.0 (met) |" in md
+    assert "| 0.72 (met) | 0.9 (met) | 4.2 (**missed**) |" in md
+    assert "csv: `ingest_vs_bare` >= 0.7, `ingest_vs_same_outputs` >= 0.85, `daily_vs_bare` <= 4.0" in md
+    # a results file from before the rounds still renders, as one run each
+    old = {**results, "scales": [{k: v for k, v in r.items() if k != "pairs"} for r in results["scales"]]}
+    old["scales"][-1].pop("ingest_vs_same_outputs")
+    old["summary"] = report.summary(old)
+    assert old["summary"]["ingest_vs_same_outputs"]["value"] is None
+    assert "## The daily run at each scale, one run each" in report.markdown(old)
 
 
 def test_volume_profile_adds_scales_8_and_16_and_the_single_file_feeds(monkeypatch):
