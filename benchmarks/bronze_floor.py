@@ -87,14 +87,17 @@ def steps(
             F.col("_metadata.file_block_start").alias("_block_start"),
         ).write.format("delta").save(str(out / f"located-{i}"))
 
+    # the former design's read: each row's file and split from _metadata
+    lineage = (F.col("_metadata.file_path").alias("_file_path"), F.col("_metadata.file_block_start").alias("_block_start"))
+
     def read(i: int) -> None:
-        read_group(spark, group).write.format("delta").save(str(out / f"read-{i}"))
+        read_group(spark, group, *lineage).write.format("delta").save(str(out / f"read-{i}"))
 
     def tagged(i: int) -> None:
-        tag_rows(read_group(spark, group), checks).write.format("delta").save(str(out / f"tagged-{i}"))
+        tag_rows(read_group(spark, group, *lineage), checks).write.format("delta").save(str(out / f"tagged-{i}"))
 
     def split_counts(i: int) -> None:
-        parsed = tag_rows(read_group(spark, group), checks).withColumn(
+        parsed = tag_rows(read_group(spark, group, *lineage), checks).withColumn(
             "_mono", F.monotonically_increasing_id()
         )
         ok = F.col(CORRUPT).isNull()
@@ -107,7 +110,7 @@ def steps(
         ).collect()
 
     def uniqueness(i: int) -> None:
-        good = read_group(spark, group).where(F.col(CORRUPT).isNull()).withColumn("_group", F.lit(0))
+        good = read_group(spark, group, *lineage).where(F.col(CORRUPT).isNull()).withColumn("_group", F.lit(0))
         duplicate_counts(good, exps, ["_group"], implied=("_unit", "_feed"))
 
     def path_written(i: int) -> None:
@@ -131,6 +134,15 @@ def steps(
         for f in frames[1:]:
             df = df.unionByName(f)
         df.write.format("delta").save(str(out / f"fileid-literal-{i}"))
+
+    def path_literal(i: int) -> None:
+        # one read per file, its path (as bronze's _source_file holds it) a literal
+        frames = [corrupt_read_of(p).withColumn("_source_file", F.lit("/".join(p.split("/")[-4:])))
+                  for p in group.paths]  # fmt: skip
+        df = frames[0]
+        for f in frames[1:]:
+            df = df.unionByName(f)
+        df.write.format("delta").save(str(out / f"path-literal-{i}"))
 
     def file_partition(i: int) -> None:
         frames = [corrupt_read_of(p).withColumn("_file_id", F.lit(n)) for n, p in enumerate(group.paths)]
@@ -195,6 +207,7 @@ def steps(
         out_steps["+ the file's path (_metadata.file_path), written"] = path_written
         out_steps["+ the path read, an integer file id written (broadcast join)"] = path_read_not_written
         out_steps["+ an integer file id, a literal per file read (no _metadata)"] = file_id_literal
+        out_steps["+ the file's path, a literal per file read (no _metadata)"] = path_literal
         out_steps["+ the file id as a partition value"] = file_partition
         out_steps["one pass: tags, ids, split positions, observed counts; audit after the write"] = one_pass
         out_steps["one pass, the split from input_file_block_start() instead of _metadata"] = one_pass_block_function

@@ -217,7 +217,7 @@ def test_text_files_read_in_splits_are_numbered_in_one_pass(spark, registry, lak
     # each record says which it is, in a free text column
     marked = {f: next(c.name for c in f.contract.columns if c.type == "string" and not c.allowed and not c.pii
                       and not c.role) for f in (csv_feed, js_feed)}  # fmt: skip
-    rows = list(csv.reader(io.StringIO(_text(csv_feed, 10_000))))
+    rows = list(csv.reader(io.StringIO(_text(csv_feed, 3_000))))
     header, body = rows[0], rows[1:]
     at = [csv_feed.contract.header_map[h] for h in header].index(marked[csv_feed])
     for n, r in enumerate(body, start=1):
@@ -229,7 +229,7 @@ def test_text_files_read_in_splits_are_numbered_in_one_pass(spark, registry, lak
     csv_lines = [",".join(header), *_lines_with_blanks(out.getvalue().split("\r\n")[:-1], 97, " \t")]
     csv_path = _land(lake, csv_feed, "big.csv", ("\r\n".join(csv_lines) + "\r\n").encode("gbk"))
     docs = []
-    for n, line in enumerate((x for x in _text(js_feed, 10_000).splitlines() if x.strip()), start=1):
+    for n, line in enumerate((x for x in _text(js_feed, 3_000).splitlines() if x.strip()), start=1):
         doc = json.loads(line)
         src = next(k for k in doc if js_feed.contract.header_map.get(k) == marked[js_feed])
         docs.append(json.dumps(doc | {src: f"rec{n:06d}"}, ensure_ascii=False))
