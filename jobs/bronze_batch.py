@@ -21,7 +21,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from citylake.config.registry import FeedContract
 from citylake.engine import delta_io, delta_log
@@ -137,8 +137,8 @@ def ingest_batch(
                         user_metadata={**meta, "files": bronze_replay.tokens(to_quarantine)})  # fmt: skip
     drift = _drift(spark, [lf for lf in files if lf.rel in drifted])
     versions = sorted({*held_b.values(), *([version] if version is not None else [])})
-    return _audit(spark, lake, contract, files, batch_id, run_id, date, checks, exps or [], gx, versions,
-                  {lf.rel: held_b.get(lf.rel, version) for lf in files}, drift)  # fmt: skip
+    batch = _Batch(contract, files, batch_id, run_id, date, checks, exps or [], gx)
+    return _audit(spark, lake, batch, versions, {lf.rel: held_b.get(lf.rel, version) for lf in files}, drift)
 
 
 def _drift(spark: SparkSession, files: list[preflight.LandedFile]) -> dict[str, tuple[set[str], int | None]]:
@@ -164,17 +164,23 @@ def _drift(spark: SparkSession, files: list[preflight.LandedFile]) -> dict[str, 
     return out
 
 
+class _Batch(NamedTuple):
+    """What the audit judges a batch by."""
+
+    contract: FeedContract
+    files: list[preflight.LandedFile]
+    batch_id: str
+    run_id: str
+    date: dt.date
+    checks: list[RowCheck]
+    exps: list[Expectation]
+    gx: GxProject | None
+
+
 def _audit(
     spark: SparkSession,
     lake: Lake,
-    contract: FeedContract,
-    files: list[preflight.LandedFile],
-    batch_id: str,
-    run_id: str,
-    date: dt.date,
-    checks: list[RowCheck],
-    exps: list[Expectation],
-    gx: GxProject | None,
+    batch: _Batch,
     versions: list[int],
     file_versions: dict[str, int | None],
     drift: dict[str, tuple[set[str], int | None]],
@@ -182,6 +188,7 @@ def _audit(
     """Count what the batch's commits hold, judge it, record the audit: the batch is done."""
     from pyspark.sql import functions as F
 
+    contract, files, batch_id, run_id, date, checks, exps, gx = batch
     counts = bronze_audit.count_files(lake, contract, files, checks)
     feeds: dict[tuple[str, str], FeedCounts] = {}
     out: dict[str, FileOutcome] = {}

@@ -41,7 +41,7 @@ from citylake.config.registry import FeedContract, Registry
 from citylake.config.settings import load_settings
 from citylake.engine import delta_io, parallel
 from citylake.engine.faults import WatchedStore
-from citylake.engine.splits import SplitPlan
+from citylake.engine.splits import one_split_per_partition
 from citylake.engine.storage import Store, store_for
 from citylake.lake import ledger, preflight
 from citylake.quality.gate import evaluate, suite_expectations, verdict
@@ -197,9 +197,10 @@ def run(
     # files side by side: reading (local disk or S3), hashing and gunzip release the GIL.
     # A read the storage failed is no file's fault: the run stops before judging any file.
     watched = WatchedStore(store)
-    splits = SplitPlan.of(spark)  # where Spark will cut each file: preflight counts the records before
-    for lf in landed:
-        lf.split_starts = splits.starts(lf.size) if splittable(lf) else ()
+    # where Spark will cut each file (under the setting bronze reads with): preflight counts the records before
+    with one_split_per_partition(spark) as splits:
+        for lf in landed:
+            lf.split_starts = splits.starts(lf.size) if splittable(lf) else ()
     parallel.each(landed, lambda lf: preflight.check(lf, watched), workers)
     watched.raise_if_faulted("storage failure while reading landed files in preflight")
     result.timings["preflight_s"] = time.perf_counter() - t1
@@ -275,8 +276,9 @@ def run(
     replays = {bid: _epoch_ms(min(at)) for bid, at in begun.items() if at}
     replays |= {bid: 1 for bid in recovering if bid not in replays}  # no time known: every commit
 
-    for batch in parallel.each(list(enumerate(batches, start=1)), ingest, workers):
-        merged.merge(batch)
+    with one_split_per_partition(spark):
+        for batch in parallel.each(list(enumerate(batches, start=1)), ingest, workers):
+            merged.merge(batch)
     outcomes += merged.files.values()
     result.suites = merged.suites
     result.timings["validation_s"] = merged.validation_s

@@ -4,12 +4,16 @@ Every read yields the contract's canonical columns, the raw text and a reason fo
 did not parse, and (JSON lines) the keys a record has that the contract does not: schema drift,
 reported per file instead of dropped in silence.
 
-Bronze reads each file on its own (``read_file``), so its lineage is literals (unit, feed,
-path: no per-row ``_metadata`` column, which the study in ADR 0004 measured at +44%) and every
-Spark partition is one split of one file. A split is read in order by one task, so a record's
-number is its position in the task plus the records of the file's earlier splits, which
-preflight counted while it read the file (``LandedFile.lines_before``). Parquet has
-``_metadata.row_index``. No pass over the data before the write is needed to number records.
+Bronze reads under ``citylake.engine.splits.one_split_per_partition``: every Spark partition
+is one split of one file. A split is read in order by one task, so a record's number is its
+position in the task plus the records of the file's earlier splits, which preflight counted
+while it read the file (``LandedFile.lines_before``). Parquet has ``_metadata.row_index``. No
+pass over the data before the write is needed to number records.
+
+A large file is read on its own (``read_file``): its lineage (unit, feed, path) is literals, with
+no per-row ``_metadata`` column, which the study in ADR 0004 measured at +44%. Small files of the
+same reader options are read together (``read_together``), as a scan per file costs its plan
+and its task (about 40 ms a file): their lineage is looked up by ``input_file_name()``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -92,9 +97,21 @@ def splittable(lf: preflight.LandedFile) -> bool:
     return spec is not None and spec.format in ("csv", "jsonl") and not spec.multiline and not lf.path.endswith(".gz")
 
 
+# a file this large is read on its own; smaller ones share a scan with their group's
+ALONE_BYTES = 32 << 20
+
+
 def read_files(spark: SparkSession, files: list[preflight.LandedFile]) -> DataFrame:
-    """Every file read on its own (``read_file``), as one DataFrame, in the files' order."""
-    frames = [read_file(spark, group_of(lf), lf) for lf in sorted(files, key=lambda f: f.rel)]
+    """The files as one DataFrame: each large one on its own, the others one scan per group."""
+    groups: dict[ReadGroup, list[preflight.LandedFile]] = defaultdict(list)
+    for lf in sorted(files, key=lambda f: f.rel):
+        groups[group_of(lf)].append(lf)
+    frames = []
+    for group, members in groups.items():
+        frames += [read_file(spark, group, lf) for lf in members if lf.size >= ALONE_BYTES]
+        small = [lf for lf in members if lf.size < ALONE_BYTES]
+        if small:
+            frames.append(read_together(spark, group, small))
     out = frames[0]
     for frame in frames[1:]:
         out = out.union(frame)  # the same columns in the same order: no resolution by name
@@ -290,8 +307,9 @@ def read_group(spark: SparkSession, group: ReadGroup, *lineage: Column) -> DataF
     )
 
 
-def record_numbers(group: ReadGroup, lf: preflight.LandedFile) -> Column:
-    """Each record's number in its file (from 1), for a read of this file alone.
+def record_numbers(group: ReadGroup, files: list[preflight.LandedFile], which: Column | None = None) -> Column:
+    """Each record's number in its file (from 1), for a read of ``files`` (``which``: the index
+    of the row's file in ``files``, where they are more than one).
 
     Text: the position in the task (the low 33 bits of ``monotonically_increasing_id``), plus
     the records in the file's earlier splits, by the split's start. A split the plan did not
@@ -302,15 +320,19 @@ def record_numbers(group: ReadGroup, lf: preflight.LandedFile) -> Column:
     if group.format == "parquet":
         return F.col("_metadata.row_index") + 1
     position = F.monotonically_increasing_id().bitwiseAND(F.lit((1 << 33) - 1)) + 1
-    if not lf.split_starts:
+    split_files = [(n, lf) for n, lf in enumerate(files) if lf.split_starts]
+    if not split_files:
         return position
     header = 1 if group.format == "csv" else 0
     split = F.input_file_block_start()
     earlier = F.when(split == 0, F.lit(0))
-    for start in lf.split_starts:
-        earlier = earlier.when(split == start, F.lit(lf.lines_before[start] - header))
+    for n, lf in split_files:
+        mine = F.lit(True) if which is None else which == n
+        for start in lf.split_starts:
+            earlier = earlier.when(mine & (split == start), F.lit(lf.lines_before[start] - header))
+    names = ", ".join(lf.rel for _, lf in split_files)
     earlier = earlier.otherwise(F.raise_error(F.lit(
-        f"{lf.rel}: Spark read a split of the file that the split plan did not foresee")))  # fmt: skip
+        f"Spark read a split that the split plan did not foresee, in one of: {names}")))  # fmt: skip
     return position + earlier
 
 
@@ -325,5 +347,46 @@ def read_file(spark: SparkSession, group: ReadGroup, lf: preflight.LandedFile) -
         F.lit(lf.unit).alias("_unit"),
         F.lit(lf.feed).alias("_feed"),
         F.lit(lf.rel).alias("_source_file"),
-        record_numbers(group, lf).alias("_record_no"),
+        record_numbers(group, [lf]).alias("_record_no"),
     )
+
+
+def read_together(spark: SparkSession, group: ReadGroup, files: list[preflight.LandedFile]) -> DataFrame:
+    """Landed files of ``group`` in one scan, with each record's lineage, as ``read_file``'s.
+
+    Each row's file is found by ``input_file_name()`` among the scan's files (Spark's own URIs
+    for them, from the scan's file index), a lookup of a few strings per row.
+    """
+    from pyspark.sql import functions as F
+
+    paths = tuple(lf.path for lf in files)
+    uris = spark.read.format("text").load(list(paths)).inputFiles()
+    index = _owners(uris, files)
+    which = F.element_at(F.create_map(*[x for uri, n in index.items() for x in (F.lit(uri), F.lit(n))]),
+                         F.input_file_name())  # fmt: skip
+
+    def pick(values: list[str]) -> Column:
+        return F.element_at(F.array(*[F.lit(v) for v in values]), which + 1)
+
+    return read_group(
+        spark,
+        dataclasses.replace(group, paths=paths),
+        pick([lf.unit for lf in files]).alias("_unit"),
+        pick([lf.feed for lf in files]).alias("_feed"),
+        pick([lf.rel for lf in files]).alias("_source_file"),
+        record_numbers(group, files, which).alias("_record_no"),
+    )
+
+
+def _owners(uris: list[str], files: list[preflight.LandedFile]) -> dict[str, int]:
+    """Spark's URI of each file -> the file's index in ``files`` (matched by the landing path)."""
+    by_rel = {lf.rel: n for n, lf in enumerate(files)}
+    out = {}
+    for uri in uris:
+        rel = "/".join(urllib.parse.unquote(uri).split("/")[-4:])
+        if rel not in by_rel:
+            raise RuntimeError(f"Spark listed a file the batch did not plan: {rel}")
+        out[uri] = by_rel[rel]
+    if len(out) != len(files):
+        raise RuntimeError(f"Spark listed {len(out)} of the batch's {len(files)} files")
+    return out
