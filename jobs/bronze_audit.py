@@ -73,10 +73,20 @@ def _files_in(column: str, files: list[preflight.LandedFile]) -> str:
     return f"{_q(column)} IN ({', '.join(sql_literal(lf.rel) for lf in files)})"
 
 
+def _in_days(days: list[dt.date]) -> str:
+    """Bronze's partitions the batch's commits wrote (the logical dates of their runs)."""
+    return f'"_logical_date" IN ({", ".join(sql_literal(d) for d in sorted(set(days)))})'
+
+
 def count_files(
-    lake: Lake, contract: FeedContract, files: list[preflight.LandedFile], checks: list[RowCheck]
+    lake: Lake,
+    contract: FeedContract,
+    files: list[preflight.LandedFile],
+    checks: list[RowCheck],
+    days: list[dt.date],
 ) -> dict[str, FileCount]:
-    """Per landed file, what bronze and quarantine hold of it (whichever attempt committed it)."""
+    """Per landed file, what bronze and quarantine hold of it (whichever attempt committed it,
+    in the partitions of ``days``)."""
     out = {lf.rel: FileCount(failures=dict.fromkeys((c.id for c in checks), 0)) for lf in files}
     has = [f'SUM(CASE WHEN array_has({_q(DQ_FAILED)}, {sql_literal(c.id)}) THEN 1 ELSE 0 END) AS c{n}'
            for n, c in enumerate(checks)]  # fmt: skip
@@ -86,7 +96,7 @@ def count_files(
         lake.table("bronze", contract.contract),
         f'SELECT "_source_file" AS file, COUNT(*) AS n, {numbers}, '
         f"SUM(CASE WHEN {dropped} THEN 1 ELSE 0 END) AS dropped{''.join(', ' + h for h in has)} "
-        f'FROM t WHERE {_files_in("_source_file", files)} GROUP BY "_source_file"',
+        f'FROM t WHERE {_in_days(days)} AND {_files_in("_source_file", files)} GROUP BY "_source_file"',
     )
     quarantine = _query(
         lake.table("quarantine", BRONZE_RECORDS),
@@ -109,7 +119,11 @@ def count_files(
 
 
 def count_duplicates(
-    lake: Lake, contract: FeedContract, files: list[preflight.LandedFile], exps: list[Expectation]
+    lake: Lake,
+    contract: FeedContract,
+    files: list[preflight.LandedFile],
+    exps: list[Expectation],
+    days: list[dt.date],
 ) -> dict[tuple[str, str], dict[str, int]]:
     """Per unit/feed, rows of the batch that share their key with another (GX's semantics, as
     citylake.quality.gate.duplicate_counts: every copy counts, rows whose key is all null do not)."""
@@ -123,7 +137,8 @@ def count_duplicates(
         rows = _query(
             lake.table("bronze", contract.contract),
             f'SELECT "_unit" AS unit, "_feed" AS feed, SUM(n) AS dups FROM (SELECT "_unit", "_feed", COUNT(*) AS n '
-            f'FROM t WHERE {_files_in("_source_file", files)} AND ({some}) GROUP BY "_unit", "_feed", {keys}) d '
+            f'FROM t WHERE {_in_days(days)} AND {_files_in("_source_file", files)} AND ({some}) '
+            f'GROUP BY "_unit", "_feed", {keys}) d '
             f'WHERE n > 1 GROUP BY "_unit", "_feed"',
         )
         for row in rows:

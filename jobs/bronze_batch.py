@@ -189,7 +189,11 @@ def _audit(
     from pyspark.sql import functions as F
 
     contract, files, batch_id, run_id, date, checks, exps, gx = batch
-    counts = bronze_audit.count_files(lake, contract, files, checks)
+    # the partitions the commits wrote: each commit's run's logical date
+    bronze_path = lake.table("bronze", contract.contract)
+    days = [date] + [dt.date.fromisoformat(str(delta_log.user_metadata(bronze_path, v).get("date", date)))
+                     for v in versions]  # fmt: skip
+    counts = bronze_audit.count_files(lake, contract, files, checks, days)
     feeds: dict[tuple[str, str], FeedCounts] = {}
     out: dict[str, FileOutcome] = {}
     faults: dict[tuple[str, str], str] = {}
@@ -215,7 +219,7 @@ def _audit(
     t = time.perf_counter()
     if good_total and exps:
         try:
-            for key, by_id in bronze_audit.count_duplicates(lake, contract, files, exps).items():
+            for key, by_id in bronze_audit.count_duplicates(lake, contract, files, exps, days).items():
                 for k, v in by_id.items():
                     feeds[key].failures[k] += v
             if gx is not None:
