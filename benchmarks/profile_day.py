@@ -69,8 +69,11 @@ def _instrument() -> None:
     _timed(bronze, "ingest_batch", lambda _s, _l, contract, *a, **k: f"bronze {contract.contract}")
     _timed(silver, "promote_contract", lambda _s, _l, todo, *a, **k: f"silver {todo.contract.contract}")
     _timed(gold, "publish_mart", lambda *a, **k: f"gold {next(x for x in a if hasattr(x, 'mart')).mart}")
-    _timed(DataFrame, "collect", "action: collect (bronze stats, uniqueness, silver counts, gold checks)")
-    _timed(bronze, "duplicate_counts", "action:   of which bronze uniqueness count")
+    import jobs.bronze_audit as audit
+
+    _timed(DataFrame, "collect", "action: collect (bronze drift keys, silver counts, gold checks)")
+    _timed(audit, "count_files", "action: bronze's audit, per-file counts (delta-rs)")
+    _timed(audit, "count_duplicates", "action: bronze's audit, duplicates (delta-rs)")
     _timed(delta_io, "append", "action: Delta append (bronze, quarantine, silver insert, system tables)")
     _timed(silver, "merge", "action: silver insert or MERGE")
 

@@ -50,11 +50,13 @@ def _timed(owner: Any, name: str, label: str) -> None:
 def _instrument() -> None:
     from pyspark.sql.classic.dataframe import DataFrame
 
+    import jobs.bronze_audit as audit
     import jobs.bronze_batch as bronze
     import jobs.silver_conform as silver
 
-    _timed(DataFrame, "collect", "collect (bronze stats pass, uniqueness count, silver's cached pass)")
-    _timed(bronze, "duplicate_counts", "  of which: bronze uniqueness count")
+    _timed(DataFrame, "collect", "collect (bronze's drift keys, silver's cached pass)")
+    _timed(audit, "count_files", "bronze's audit: rows and failures per file (delta-rs)")
+    _timed(audit, "count_duplicates", "bronze's audit: duplicates per unit/feed (delta-rs)")
     _timed(bronze.delta_io, "append", "Delta append (bronze, quarantine, dq_rows, silver insert)")
     _timed(silver, "merge", "  of which: silver insert or MERGE")
 
