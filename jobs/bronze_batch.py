@@ -1,7 +1,7 @@
 """One contract's batch in one pass: read, number, tag and commit every parsed row; then the audit.
 
-ADR 0004. The batch's files are read once, each on its own (jobs/bronze_read.py: lineage as
-literals, record numbers from the task's position and preflight's counts), the row checks tag
+ADR 0004. The batch's files are read once (jobs/bronze_read.py: one split per task, record
+numbers from the task's position and preflight's counts), the row checks tag
 every row, and the rows that parsed are appended to bronze in one Spark job. The same job
 observes which files held records that did not parse (and, JSON lines, keys the contract
 lacks); only those files are read again, for quarantine (or for the drift note). Nothing is
